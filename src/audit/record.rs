@@ -1,0 +1,177 @@
+//! One request's audit records. An `Exchange` is created when the request
+//! head arrives, filled in stage by stage, and writes exactly one
+//! "response" record: from `finish`, or from `Drop` if the request's task
+//! ended some other way. Nothing secret is ever put into a record: the
+//! Notes text only with `include_notes`, and otherwise its length and HMAC.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use aws_lc_rs::hmac;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::{AuditError, AuditLog};
+
+/// The record, field for field as SPEC §6 lists them; unknown fields are null.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditRecord {
+    pub time: String,
+    pub kind: &'static str,
+    pub phase: &'static str,
+    pub request_id: String,
+    pub client_addr: String,
+    pub method: String,
+    pub path: String,
+    pub route: Option<String>,
+    pub subject: Option<String>,
+    pub issuer: Option<String>,
+    pub token_id: Option<String>,
+    pub grant: Option<String>,
+    pub profile: Option<String>,
+    pub customer_name: Option<String>,
+    pub user_name: Option<String>,
+    pub call_id: Option<String>,
+    pub notes_length: Option<usize>,
+    pub redacted: Option<bool>,
+    pub notes_hmac: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    pub decision: &'static str,
+    pub error_code: Option<String>,
+    pub status: Option<u16>,
+    pub upstream_status: Option<u16>,
+    pub duration_ms: Option<f64>,
+    pub upstream_ms: Option<f64>,
+    pub result: Option<Value>,
+}
+
+/// HMAC-SHA256 of Notes under the audit key, and whether to keep the text.
+pub struct NotesHasher {
+    key: Option<hmac::Key>,
+    include_notes: bool,
+}
+
+impl NotesHasher {
+    pub fn new(key: Option<&SecretString>, include_notes: bool) -> Self {
+        let key = key.map(|k| hmac::Key::new(hmac::HMAC_SHA256, k.expose_secret().as_bytes()));
+        NotesHasher { key, include_notes }
+    }
+
+    fn hex(&self, notes: &str) -> Option<String> {
+        let tag = hmac::sign(self.key.as_ref()?, notes.as_bytes());
+        Some(tag.as_ref().iter().map(|b| format!("{b:02x}")).collect())
+    }
+}
+
+/// Audit state of one request.
+pub struct Exchange {
+    log: Arc<AuditLog>,
+    pub record: AuditRecord,
+    started: Instant,
+    finished: bool,
+}
+
+fn now_rfc3339() -> String {
+    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+}
+
+fn millis(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+impl Exchange {
+    pub fn new(log: Arc<AuditLog>, request_id: &str, client: SocketAddr, method: &str, path: &str) -> Self {
+        let record = AuditRecord {
+            time: String::new(),
+            kind: "hsgate.audit",
+            phase: "response",
+            request_id: request_id.to_owned(),
+            client_addr: client.to_string(),
+            method: method.to_owned(),
+            path: path.to_owned(),
+            route: None,
+            subject: None,
+            issuer: None,
+            token_id: None,
+            grant: None,
+            profile: None,
+            customer_name: None,
+            user_name: None,
+            call_id: None,
+            notes_length: None,
+            redacted: None,
+            notes_hmac: None,
+            notes: None,
+            decision: "allow",
+            error_code: None,
+            status: None,
+            upstream_status: None,
+            duration_ms: None,
+            upstream_ms: None,
+            result: None,
+        };
+        Exchange { log, record, started: Instant::now(), finished: false }
+    }
+
+    /// Records what the audit may know of the Notes text.
+    pub fn notes(&mut self, notes: &str, hasher: &NotesHasher) {
+        self.record.notes_length = Some(notes.chars().count());
+        self.record.notes_hmac = hasher.hex(notes);
+        if hasher.include_notes {
+            self.record.notes = Some(notes.to_owned());
+        }
+    }
+
+    fn line(record: &AuditRecord) -> Vec<u8> {
+        let mut line = serde_json::to_vec(record).unwrap_or_else(|_| b"{\"kind\":\"hsgate.audit\"}".to_vec());
+        line.push(b'\n');
+        line
+    }
+
+    /// Writes the "request" record and waits for it: the fail-closed gate before upstream.
+    pub async fn write_request(&self) -> Result<(), AuditError> {
+        let mut rec = self.record.clone();
+        rec.phase = "request";
+        rec.time = now_rfc3339();
+        self.log.write_acked(Self::line(&rec)).await
+    }
+
+    /// Writes the "response" record.
+    pub async fn finish(mut self, status: u16) {
+        self.complete(status);
+        self.finished = true;
+        let line = Self::line(&self.record);
+        self.log.write(line).await;
+    }
+
+    fn complete(&mut self, status: u16) {
+        self.record.phase = "response";
+        self.record.time = now_rfc3339();
+        self.record.status = (status != 0).then_some(status);
+        self.record.duration_ms = Some(millis(self.started.elapsed()));
+        // The caller got no password back unless relay redacted one.
+        self.record.redacted.get_or_insert(false);
+    }
+
+    /// Milliseconds since the request arrived.
+    pub fn upstream_ms(&mut self, since: Instant) {
+        self.record.upstream_ms = Some(millis(since.elapsed()));
+    }
+}
+
+impl Drop for Exchange {
+    fn drop(&mut self) {
+        if !self.finished {
+            // The request's task ended without an answer (it panicked or was aborted).
+            self.complete(0);
+            self.record.error_code.get_or_insert_with(|| "InternalError".to_owned());
+            if !self.log.try_write(Self::line(&self.record)) {
+                tracing::error!(request_id = %self.record.request_id, "audit queue full: response record lost");
+            }
+        }
+    }
+}

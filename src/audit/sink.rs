@@ -1,0 +1,150 @@
+//! The audit writer: a dedicated thread owns the file (or stdout) so no
+//! blocking write happens on the async runtime. Requests wait for their
+//! "request" record to be written (fail closed); "response" records are
+//! queued. The queue is bounded: when it is full, senders wait.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::config::AuditSinkKind;
+use crate::metrics::Metrics;
+
+const QUEUE: usize = 4096;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("cannot open audit file {path}: {source}")]
+    Open { path: PathBuf, source: io::Error },
+    #[error("audit record not written")]
+    NotWritten,
+}
+
+enum Msg {
+    /// A serialized record (with its newline); `ack` reports whether it was written.
+    Line(Vec<u8>, Option<oneshot::Sender<bool>>),
+    /// Reply once everything queued before has been written.
+    Flush(oneshot::Sender<()>),
+}
+
+/// Handle to the writer thread.
+pub struct AuditLog {
+    tx: mpsc::Sender<Msg>,
+}
+
+enum Out {
+    Stdout,
+    File(File),
+}
+
+impl Out {
+    fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
+        match self {
+            Out::Stdout => {
+                let mut out = io::stdout().lock();
+                out.write_all(line)?;
+                out.flush()
+            }
+            // An unbuffered File: one write(2) per record, nothing held back.
+            Out::File(f) => f.write_all(line),
+        }
+    }
+}
+
+impl AuditLog {
+    /// Opens the sink and starts the writer thread.
+    pub fn open(kind: &AuditSinkKind, metrics: Arc<Metrics>) -> Result<AuditLog, AuditError> {
+        let out = match kind {
+            AuditSinkKind::Stdout => Out::Stdout,
+            AuditSinkKind::File(path) => Out::File(
+                OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|source| AuditError::Open { path: path.clone(), source })?,
+            ),
+        };
+        let (tx, rx) = mpsc::channel(QUEUE);
+        // The thread ends when the last sender is gone; `flush` is how shutdown waits for it.
+        std::thread::Builder::new()
+            .name("hsgate-audit".into())
+            .spawn(move || writer(out, rx, metrics))
+            .map_err(|source| AuditError::Open { path: "(audit thread)".into(), source })?;
+        Ok(AuditLog { tx })
+    }
+
+    /// Writes a line and waits until it is written.
+    pub async fn write_acked(&self, line: Vec<u8>) -> Result<(), AuditError> {
+        let (ack, done) = oneshot::channel();
+        self.tx.send(Msg::Line(line, Some(ack))).await.map_err(|_| AuditError::NotWritten)?;
+        match done.await {
+            Ok(true) => Ok(()),
+            _ => Err(AuditError::NotWritten),
+        }
+    }
+
+    /// Queues a line (waits only while the queue is full).
+    pub async fn write(&self, line: Vec<u8>) {
+        let _ = self.tx.send(Msg::Line(line, None)).await;
+    }
+
+    /// Queues a line without waiting (for drop paths); false if the queue is full.
+    pub fn try_write(&self, line: Vec<u8>) -> bool {
+        self.tx.try_send(Msg::Line(line, None)).is_ok()
+    }
+
+    /// Waits until every record queued so far is written.
+    pub async fn flush(&self) {
+        let (ack, done) = oneshot::channel();
+        if self.tx.send(Msg::Flush(ack)).await.is_ok() {
+            let _ = done.await;
+        }
+    }
+}
+
+fn writer(mut out: Out, mut rx: mpsc::Receiver<Msg>, metrics: Arc<Metrics>) {
+    while let Some(msg) = rx.blocking_recv() {
+        match msg {
+            Msg::Line(line, ack) => {
+                let ok = match out.write_line(&line) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        metrics.audit_write_failures.inc();
+                        tracing::error!(error = %e.kind(), "audit record could not be written");
+                        false
+                    }
+                };
+                if let Some(ack) = ack {
+                    let _ = ack.send(ok);
+                }
+            }
+            Msg::Flush(ack) => {
+                let _ = ack.send(());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn writes_lines_and_reports_failures() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let metrics = Arc::new(Metrics::new());
+        let log = AuditLog::open(&AuditSinkKind::File(path.clone()), metrics.clone()).unwrap();
+        log.write_acked(b"{\"a\":1}\n".to_vec()).await.unwrap();
+        log.write(b"{\"a\":2}\n".to_vec()).await;
+        log.flush().await;
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"a\":1}\n{\"a\":2}\n");
+
+        let full = AuditLog::open(&AuditSinkKind::File("/dev/full".into()), metrics.clone()).unwrap();
+        assert!(full.write_acked(b"x\n".to_vec()).await.is_err());
+        assert!(metrics.render().contains("hsgate_audit_write_failures_total 1"));
+    }
+}

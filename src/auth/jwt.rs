@@ -1,0 +1,140 @@
+//! Bearer-token verification (SPEC §4 "Token rules"). The header is parsed
+//! here, not by a library, so that `crit` can be refused and key-carrying
+//! headers (`jku`, `x5u`, `jwk`, `x5c`) are provably never used: only `alg`
+//! and `kid` are read. Signatures are checked with jsonwebtoken's crypto.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::Algorithm;
+use serde_json::{Map, Value};
+
+use super::TokenError;
+use crate::config::AuthSettings;
+
+/// Largest token accepted, in bytes.
+pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+/// The verified claims of a token.
+#[derive(Debug, Clone)]
+pub struct Claims(pub Map<String, Value>);
+
+impl Claims {
+    fn str(&self, name: &str) -> Option<&str> {
+        self.0.get(name).and_then(Value::as_str)
+    }
+    pub fn subject(&self) -> Option<&str> {
+        self.str("sub")
+    }
+    pub fn issuer(&self) -> Option<&str> {
+        self.str("iss")
+    }
+    pub fn token_id(&self) -> Option<&str> {
+        self.str("jti")
+    }
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.0.get(name)
+    }
+}
+
+fn decode_json(part: &str) -> Option<Map<String, Value>> {
+    let bytes = URL_SAFE_NO_PAD.decode(part).ok()?;
+    match serde_json::from_slice(&bytes).ok()? {
+        Value::Object(map) => Some(map),
+        _ => None,
+    }
+}
+
+/// Seconds since the epoch, as a float (NumericDate may have a fraction).
+pub fn unix_now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+/// Verifies `token` against the configured keys and claim rules at time `now`.
+pub fn verify(auth: &AuthSettings, token: &str, now: f64) -> Result<Claims, TokenError> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(TokenError::TooLarge);
+    }
+    let mut parts = token.split('.');
+    let (Some(head), Some(body), Some(sig), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return Err(TokenError::Malformed);
+    };
+    let header = decode_json(head).ok_or(TokenError::Malformed)?;
+    let alg_name = header.get("alg").and_then(Value::as_str).ok_or(TokenError::Malformed)?;
+    let alg: Algorithm = alg_name.parse().map_err(|_| TokenError::AlgorithmNotAllowed)?;
+    if !auth.algorithms.contains(&alg) {
+        return Err(TokenError::AlgorithmNotAllowed);
+    }
+    if header.contains_key("crit") {
+        return Err(TokenError::CriticalHeader);
+    }
+    let kid = match header.get("kid") {
+        None => None,
+        Some(Value::String(k)) => Some(k.as_str()),
+        Some(_) => return Err(TokenError::Malformed),
+    };
+    let mut candidates =
+        auth.keys.iter().filter(|k| k.alg == alg && (kid.is_none() || k.kid.as_deref() == kid)).peekable();
+    if candidates.peek().is_none() {
+        return Err(TokenError::UnknownKey);
+    }
+    let message = &token[..head.len() + 1 + body.len()];
+    let verified = candidates
+        .any(|k| jsonwebtoken::crypto::verify(sig, message.as_bytes(), &k.key, alg).unwrap_or(false));
+    if !verified {
+        return Err(TokenError::BadSignature);
+    }
+    let claims = decode_json(body).ok_or(TokenError::Malformed)?;
+    check_claims(auth, &claims, now)?;
+    Ok(Claims(claims))
+}
+
+fn time_claim(claims: &Map<String, Value>, name: &'static str) -> Result<Option<f64>, TokenError> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(v) => v.as_f64().map(Some).ok_or(TokenError::BadTimeClaim(name)),
+    }
+}
+
+fn check_claims(auth: &AuthSettings, claims: &Map<String, Value>, now: f64) -> Result<(), TokenError> {
+    let leeway = auth.leeway.as_secs_f64();
+    let exp = time_claim(claims, "exp")?.ok_or(TokenError::MissingClaim("exp".into()))?;
+    if now > exp + leeway {
+        return Err(TokenError::Expired);
+    }
+    if time_claim(claims, "nbf")?.is_some_and(|nbf| nbf > now + leeway) {
+        return Err(TokenError::NotYetValid);
+    }
+    let iat = time_claim(claims, "iat")?;
+    if iat.is_some_and(|iat| iat > now + leeway) {
+        return Err(TokenError::IssuedInFuture);
+    }
+    if let Some(max) = auth.max_token_lifetime {
+        let iat = iat.ok_or(TokenError::MissingClaim("iat".into()))?;
+        if exp - iat > max.as_secs_f64() {
+            return Err(TokenError::LifetimeTooLong);
+        }
+    }
+    match claims.get("iss").and_then(Value::as_str) {
+        Some(iss) if auth.issuers.iter().any(|i| i == iss) => {}
+        _ => return Err(TokenError::BadIssuer),
+    }
+    let audience_ok = match claims.get("aud") {
+        Some(Value::String(a)) => auth.audiences.contains(a),
+        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).any(|a| auth.audiences.iter().any(|x| x == a)),
+        _ => false,
+    };
+    if !audience_ok {
+        return Err(TokenError::BadAudience);
+    }
+    for name in &auth.required_claims {
+        if claims.get(name).is_none_or(Value::is_null) {
+            return Err(TokenError::MissingClaim(name.clone()));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

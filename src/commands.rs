@@ -1,0 +1,111 @@
+//! `hsgate serve` and `hsgate check`: load the config with the same code,
+//! then either serve until a signal or print a summary.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::config::{self, AuditSinkKind, Config, ConfigError};
+use crate::server::{self, StartError};
+
+/// A fatal error and the exit code SPEC §2 gives it.
+#[derive(Debug, thiserror::Error)]
+pub enum Fatal {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Start(#[from] StartError),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl Fatal {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Fatal::Config(_) => 2,
+            Fatal::Start(StartError::Runtime(_)) => 2,
+            Fatal::Start(StartError::Bind { .. }) | Fatal::Other(_) => 1,
+        }
+    }
+}
+
+/// Runs the gateway until SIGTERM/SIGINT.
+pub async fn serve(file: &Path) -> Result<(), Fatal> {
+    let config = config::load(file)?;
+    for w in &config.warnings {
+        tracing::warn!(key = %w.key, "{}", w.message);
+    }
+    let running = server::start(config).await?;
+    wait_for_stop().await?;
+    running.shutdown().await;
+    Ok(())
+}
+
+#[cfg(unix)]
+async fn wait_for_stop() -> Result<(), Fatal> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mk = |kind| signal(kind).map_err(|e| Fatal::Other(format!("cannot install signal handler: {e}")));
+    let (mut term, mut int, mut hup) = (mk(SignalKind::terminate())?, mk(SignalKind::interrupt())?, mk(SignalKind::hangup())?);
+    loop {
+        tokio::select! {
+            _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); return Ok(()) }
+            _ = int.recv() => { tracing::info!("SIGINT: shutting down"); return Ok(()) }
+            _ = hup.recv() => tracing::warn!("SIGHUP received: config reload is not supported yet; restart to apply changes"),
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_stop() -> Result<(), Fatal> {
+    tokio::signal::ctrl_c().await.map_err(|e| Fatal::Other(e.to_string()))
+}
+
+/// Validates the config and returns the summary `check` prints.
+pub fn check(file: &Path) -> Result<String, Fatal> {
+    let config = config::load(file)?;
+    Ok(summary(&config))
+}
+
+/// A human summary of a loaded config, with no secret in it.
+pub fn summary(c: &Config) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "config {} is valid", c.file.display());
+    let _ = writeln!(s, "  listen        {} (admin {})", c.server.listen, c.admin_listen);
+    let roots = match &c.upstream.roots {
+        Some(r) => format!("{} CA certificate(s) from upstream.ca_file", r.len()),
+        None => "built-in web roots".into(),
+    };
+    let _ = writeln!(s, "  upstream      {} ({roots})", c.upstream.url.as_str());
+    let _ = writeln!(s, "  issuers       {}", c.auth.issuers.join(", "));
+    let _ = writeln!(s, "  audiences     {}", c.auth.audiences.join(", "));
+    let algs: Vec<String> = c.auth.algorithms.iter().map(|a| format!("{a:?}")).collect();
+    let _ = writeln!(s, "  algorithms    {}", algs.join(", "));
+    let keys: Vec<String> = c.auth.keys.iter().map(|k| format!("{} {:?}", k.label(), k.alg)).collect();
+    let _ = writeln!(s, "  keys          {}", if keys.is_empty() { "(none)".into() } else { keys.join("; ") });
+    let sink = match &c.audit.sink {
+        AuditSinkKind::Stdout => "stdout".to_owned(),
+        AuditSinkKind::File(p) => format!("file {}", p.display()),
+    };
+    let hmac = if c.audit.hmac_key.is_some() { "notes_hmac on" } else { "notes_hmac off" };
+    let _ = writeln!(s, "  audit         {sink} ({hmac}, include_notes = {})", c.audit.include_notes);
+    for p in &c.profiles {
+        let _ = writeln!(s, "  profile       {}: {} / {} -> {} (password resolved)", p.name, p.customer_name, p.user_name, p.upstream.as_str());
+    }
+    for g in &c.grants {
+        let claims: Vec<String> = g.claims.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let _ = writeln!(
+            s,
+            "  grant         {}: {} -> profiles [{}], routes [{}]",
+            g.name,
+            claims.join(" "),
+            g.profiles.join(", "),
+            g.routes.join(", ")
+        );
+    }
+    for r in c.routes.iter() {
+        let _ = writeln!(s, "  route         {}: POST {} (+{} alias(es))", r.name, r.path, r.aliases.len());
+    }
+    for w in &c.warnings {
+        let _ = writeln!(s, "warning: {w}");
+    }
+    s
+}

@@ -1,0 +1,227 @@
+//! Configuration: the TOML file (`raw`) is read section by section so that
+//! every problem in it is reported at once, then checked and turned into a
+//! `Config` holding ready-to-use runtime values (`validate`). `hsgate check`
+//! and `hsgate serve` run exactly this code.
+
+mod raw;
+mod secret;
+mod validate;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use jsonwebtoken::Algorithm;
+use rustls::pki_types::CertificateDer;
+use secrecy::SecretString;
+use serde::de::DeserializeOwned;
+
+use crate::auth::VerifyKey;
+use crate::routes::Routes;
+
+pub use secret::resolve_path;
+
+/// A validated configuration.
+#[derive(Debug)]
+pub struct Config {
+    pub file: PathBuf,
+    pub server: ServerSettings,
+    pub admin_listen: SocketAddr,
+    pub upstream: UpstreamSettings,
+    pub auth: AuthSettings,
+    pub audit: AuditSettings,
+    pub profiles: Vec<Profile>,
+    pub grants: Vec<Grant>,
+    pub routes: Routes,
+    /// Things that work but deserve the operator's attention (`check` prints them).
+    pub warnings: Vec<Problem>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub listen: SocketAddr,
+    pub max_body_bytes: usize,
+    pub header_read_timeout: Duration,
+    pub request_timeout: Duration,
+    pub shutdown_grace: Duration,
+}
+
+#[derive(Debug)]
+pub struct UpstreamSettings {
+    pub url: BaseUrl,
+    /// `None`: the built-in web roots; `Some`: exactly these roots.
+    pub roots: Option<Vec<CertificateDer<'static>>>,
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+    pub allow_plaintext: bool,
+    pub login_failure_threshold: u32,
+    pub login_failure_cooldown: Duration,
+}
+
+/// `scheme://host[:port]` of a HostedSuite host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseUrl(String);
+
+impl BaseUrl {
+    /// The full URL of `path` on this host.
+    pub fn join(&self, path: &str) -> String {
+        format!("{}{}", self.0, path)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug)]
+pub struct AuthSettings {
+    pub issuers: Vec<String>,
+    pub audiences: Vec<String>,
+    pub algorithms: Vec<Algorithm>,
+    pub leeway: Duration,
+    pub max_token_lifetime: Option<Duration>,
+    pub required_claims: Vec<String>,
+    pub keys: Vec<VerifyKey>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditSinkKind {
+    Stdout,
+    File(PathBuf),
+}
+
+#[derive(Debug)]
+pub struct AuditSettings {
+    pub sink: AuditSinkKind,
+    pub hmac_key: Option<SecretString>,
+    pub include_notes: bool,
+}
+
+/// A stored HostedSuite login.
+#[derive(Debug)]
+pub struct Profile {
+    pub name: String,
+    pub customer_name: String,
+    pub user_name: String,
+    pub password: SecretString,
+    pub upstream: BaseUrl,
+}
+
+/// Who may use which login on which route.
+#[derive(Debug)]
+pub struct Grant {
+    pub name: String,
+    pub claims: Vec<(String, serde_json::Value)>,
+    pub profiles: Vec<String>,
+    pub routes: Vec<String>,
+}
+
+/// One problem in the file: the key it is about and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+/// Errors and warnings collected while loading.
+#[derive(Debug, Default)]
+pub struct Problems {
+    pub errors: Vec<Problem>,
+    pub warnings: Vec<Problem>,
+}
+
+impl Problems {
+    pub fn error(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(Problem { key: key.into(), message: message.into() });
+    }
+    pub fn warn(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.warnings.push(Problem { key: key.into(), message: message.into() });
+    }
+}
+
+/// The file could not be loaded; every problem found is listed.
+#[derive(Debug, thiserror::Error)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "config error in {} ({} problem(s)):", self.file.display(), self.problems.len())?;
+        for p in &self.problems {
+            write!(f, "\n  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads, parses and validates the config file.
+pub fn load(file: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(file).map_err(|e| ConfigError {
+        file: file.to_owned(),
+        problems: vec![Problem { key: "(file)".into(), message: format!("cannot read: {e}") }],
+    })?;
+    load_str(&text, file)
+}
+
+/// Parses and validates config text; `file` names it in messages and anchors relative paths.
+pub fn load_str(text: &str, file: &Path) -> Result<Config, ConfigError> {
+    let mut problems = Problems::default();
+    let table: toml::Table = match toml::from_str(text) {
+        Ok(t) => t,
+        Err(e) => {
+            problems.error("(syntax)", e.message().to_owned() + &line_of(text, e.span()));
+            return Err(ConfigError { file: file.to_owned(), problems: problems.errors });
+        }
+    };
+    let raw = validate::split(table, &mut problems);
+    let base = file.parent().map(Path::to_owned).unwrap_or_default();
+    let config = validate::build(raw, file, &base, &mut problems);
+    match config {
+        Some(mut config) if problems.errors.is_empty() => {
+            config.warnings = problems.warnings;
+            Ok(config)
+        }
+        _ => Err(ConfigError { file: file.to_owned(), problems: problems.errors }),
+    }
+}
+
+fn line_of(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    span.map(|s| format!(" (line {})", text[..s.start.min(text.len())].matches('\n').count() + 1)).unwrap_or_default()
+}
+
+/// Deserializes one table (or array element), reporting every unknown key and
+/// the first type error with its full key path. `key` is the table's path.
+fn section<T: DeserializeOwned>(key: &str, value: toml::Value, problems: &mut Problems) -> Option<T> {
+    let mut unknown = Vec::new();
+    let mut note = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
+    let result: Result<T, _> = serde_path_to_error::deserialize(serde_ignored::Deserializer::new(value, &mut note));
+    for path in unknown {
+        problems.error(format!("{key}.{path}"), "unknown key");
+    }
+    match result {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let path = e.path().to_string();
+            let full = if path == "." { key.to_owned() } else { format!("{key}.{path}") };
+            let message = if is_secret_key(&full) { "invalid value (not shown)".to_owned() } else { e.inner().to_string() };
+            problems.error(full, message);
+            None
+        }
+    }
+}
+
+fn is_secret_key(key: &str) -> bool {
+    let leaf = key.rsplit('.').next().unwrap_or(key);
+    ["password", "secret", "hmac_key"].contains(&leaf)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,226 @@
+//! The config file as written: plain serde structs, one per TOML table, with
+//! the SPEC's defaults. Nothing here is checked beyond its type; `validate`
+//! turns these into a `Config`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// `[server]`: the gateway listener.
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub struct Server {
+    /// Address the gateway listens on.
+    pub listen: String,
+    /// Largest request body accepted, in bytes (also when chunked).
+    pub max_body_bytes: u64,
+    /// Time a client has to send the request head.
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// Whole request, from the head's arrival to the answer (upstream included).
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// How long in-flight requests may take to finish on SIGTERM/SIGINT.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Self {
+            listen: "0.0.0.0:8080".into(),
+            max_body_bytes: 65536,
+            header_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(25),
+        }
+    }
+}
+
+/// `[admin]`: health and metrics listener.
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub struct Admin {
+    /// Address of `/healthz`, `/readyz` and `/metrics`.
+    pub listen: String,
+}
+
+impl Default for Admin {
+    fn default() -> Self {
+        Self { listen: "127.0.0.1:9090".into() }
+    }
+}
+
+/// `[upstream]`: the HostedSuite host.
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub struct Upstream {
+    /// `scheme://host[:port]`, no path. Required.
+    pub url: Option<String>,
+    /// PEM roots to trust instead of the built-in web roots.
+    pub ca_file: Option<PathBuf>,
+    /// TCP connect (and TLS handshake start) limit.
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// Limit for HostedSuite's whole answer.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Allow an `http://` upstream (never in production).
+    pub allow_plaintext: bool,
+    /// Refused logins in a row that suspend a profile.
+    pub login_failure_threshold: u32,
+    /// How long a suspended profile is not sent upstream.
+    #[serde(with = "humantime_serde")]
+    pub login_failure_cooldown: Duration,
+}
+
+impl Default for Upstream {
+    fn default() -> Self {
+        Self {
+            url: None,
+            ca_file: None,
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(30),
+            allow_plaintext: false,
+            login_failure_threshold: 3,
+            login_failure_cooldown: Duration::from_secs(60),
+        }
+    }
+}
+
+/// `[auth]`: how bearer tokens are verified.
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub struct Auth {
+    /// Accepted `iss` values. Required, non-empty.
+    pub issuers: Vec<String>,
+    /// Accepted `aud` values. Required, non-empty.
+    pub audiences: Vec<String>,
+    /// Allowed JWS algorithms; `none` is never allowed.
+    pub algorithms: Vec<String>,
+    /// Clock skew allowed for `exp`, `nbf` and `iat`.
+    #[serde(with = "humantime_serde")]
+    pub leeway: Duration,
+    /// Refuse tokens whose `exp - iat` is longer (and then require `iat`).
+    #[serde(with = "humantime_serde::option")]
+    pub max_token_lifetime: Option<Duration>,
+    /// Claims every token must carry (`exp` always is).
+    pub required_claims: Vec<String>,
+    /// A JWKS document with public keys.
+    pub jwks_file: Option<PathBuf>,
+    /// Shared HMAC secrets (HS256/384/512).
+    pub hmac: Vec<HmacKey>,
+    /// Public keys in PEM files.
+    pub pem: Vec<PemKey>,
+}
+
+impl Default for Auth {
+    fn default() -> Self {
+        Self {
+            issuers: Vec::new(),
+            audiences: Vec::new(),
+            algorithms: vec!["RS256".into(), "ES256".into(), "EdDSA".into()],
+            leeway: Duration::from_secs(30),
+            max_token_lifetime: None,
+            required_claims: vec!["sub".into()],
+            jwks_file: None,
+            hmac: Vec::new(),
+            pem: Vec::new(),
+        }
+    }
+}
+
+/// `[[auth.hmac]]`: one shared secret.
+#[derive(Debug, Deserialize)]
+pub struct HmacKey {
+    /// Key id tokens name in their `kid` header.
+    pub kid: String,
+    /// HS256 (default), HS384 or HS512.
+    #[serde(default)]
+    pub alg: Option<String>,
+    /// Inline secret (discouraged).
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// Environment variable holding the secret.
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    /// File holding the secret (trailing whitespace trimmed).
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+}
+
+/// `[[auth.pem]]`: one public key file.
+#[derive(Debug, Deserialize)]
+pub struct PemKey {
+    /// Key id tokens name in their `kid` header.
+    pub kid: String,
+    /// The one algorithm this key verifies.
+    pub alg: String,
+    /// PEM file with the public key (SubjectPublicKeyInfo).
+    pub file: PathBuf,
+}
+
+/// `[audit]`: where audit records go.
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub struct Audit {
+    /// `stdout` or `file`.
+    pub sink: String,
+    /// File to append to when `sink = "file"`.
+    pub path: Option<PathBuf>,
+    /// Inline audit HMAC key (discouraged).
+    pub hmac_key: Option<String>,
+    /// Environment variable holding the audit HMAC key.
+    pub hmac_key_env: Option<String>,
+    /// File holding the audit HMAC key.
+    pub hmac_key_file: Option<PathBuf>,
+    /// Put the Notes text itself into the record.
+    pub include_notes: bool,
+}
+
+impl Default for Audit {
+    fn default() -> Self {
+        Self {
+            sink: "stdout".into(),
+            path: None,
+            hmac_key: None,
+            hmac_key_env: None,
+            hmac_key_file: None,
+            include_notes: false,
+        }
+    }
+}
+
+/// `[[profile]]`: one stored HostedSuite login.
+#[derive(Debug, Deserialize)]
+pub struct Profile {
+    /// Name grants and the `HostedSuite-Profile` header use.
+    pub name: String,
+    /// HostedSuite `CustomerName`.
+    pub customer_name: String,
+    /// HostedSuite `UserName`.
+    pub user_name: String,
+    /// Inline password (discouraged).
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Environment variable holding the password.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// File holding the password (trailing whitespace trimmed).
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+}
+
+/// `[[grant]]`: who may use which login on which route.
+#[derive(Debug, Deserialize)]
+pub struct Grant {
+    /// Name shown in the audit trail.
+    pub name: String,
+    /// Claims that must all match (an array claim must contain the value).
+    pub claims: toml::Table,
+    /// Profiles this grant may use.
+    pub profiles: Vec<String>,
+    /// Routes this grant may call.
+    pub routes: Vec<String>,
+}

@@ -1,0 +1,421 @@
+//! Raw sections -> validated `Config`: every rule of SPEC §3, all problems
+//! collected, runtime values (keys, roots, URLs) built here at load time.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use jsonwebtoken::Algorithm;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
+
+use super::raw;
+use super::secret::{self, SecretSource};
+use super::{
+    section, AuditSettings, AuditSinkKind, AuthSettings, BaseUrl, Config, Grant, Problems, Profile, ServerSettings,
+    UpstreamSettings,
+};
+use crate::auth::keys;
+use crate::routes::Routes;
+
+/// The file's tables, each deserialized on its own so one bad table does not hide the others.
+#[derive(Default)]
+pub(super) struct Raw {
+    server: Option<raw::Server>,
+    admin: Option<raw::Admin>,
+    upstream: Option<raw::Upstream>,
+    auth: Option<raw::Auth>,
+    audit: Option<raw::Audit>,
+    profiles: Vec<raw::Profile>,
+    grants: Vec<raw::Grant>,
+    /// A section failed to deserialize: its problems are recorded, build nothing from it.
+    broken: bool,
+}
+
+pub(super) fn split(table: toml::Table, problems: &mut Problems) -> Raw {
+    let mut raw = Raw::default();
+    let before = problems.errors.len();
+    for (name, value) in table {
+        match name.as_str() {
+            "server" => raw.server = section("server", value, problems),
+            "admin" => raw.admin = section("admin", value, problems),
+            "upstream" => raw.upstream = section("upstream", value, problems),
+            "auth" => raw.auth = section("auth", value, problems),
+            "audit" => raw.audit = section("audit", value, problems),
+            "profile" => raw.profiles = array("profile", value, problems),
+            "grant" => raw.grants = array("grant", value, problems),
+            other => problems.error(other, "unknown key"),
+        }
+    }
+    raw.broken = problems.errors.len() > before;
+    raw
+}
+
+fn array<T: serde::de::DeserializeOwned>(key: &str, value: toml::Value, problems: &mut Problems) -> Vec<T> {
+    match value {
+        toml::Value::Array(items) => items
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, item)| section(&format!("{key}[{i}]"), item, problems))
+            .collect(),
+        _ => {
+            problems.error(key, format!("must be an array of tables ([[{key}]])"));
+            Vec::new()
+        }
+    }
+}
+
+pub(super) fn build(raw: Raw, file: &Path, base: &Path, problems: &mut Problems) -> Option<Config> {
+    let server = server(raw.server.unwrap_or_default(), problems);
+    let admin_listen = addr("admin.listen", &raw.admin.unwrap_or_default().listen, problems);
+    let upstream = upstream(raw.upstream.unwrap_or_default(), base, problems);
+    let auth = auth(raw.auth, base, problems);
+    let audit = audit(raw.audit.unwrap_or_default(), base, problems);
+    let routes = Routes::builtin();
+    let profile_names: HashSet<String> = raw.profiles.iter().map(|p| p.name.clone()).collect();
+    let profiles = profiles(raw.profiles, upstream.as_ref().map(|u| &u.url), base, problems);
+    let grants = grants(raw.grants, &profile_names, &routes, problems);
+    if raw.broken {
+        return None;
+    }
+    Some(Config {
+        file: file.to_owned(),
+        server: server?,
+        admin_listen: admin_listen?,
+        upstream: upstream?,
+        auth: auth?,
+        audit: audit?,
+        profiles,
+        grants,
+        routes,
+        warnings: Vec::new(),
+    })
+}
+
+fn addr(key: &str, text: &str, problems: &mut Problems) -> Option<SocketAddr> {
+    match text.parse() {
+        Ok(a) => Some(a),
+        Err(_) => {
+            problems.error(key, format!("{text:?} is not an address like 0.0.0.0:8080"));
+            None
+        }
+    }
+}
+
+fn positive(key: &str, d: std::time::Duration, problems: &mut Problems) {
+    if d.is_zero() {
+        problems.error(key, "must be longer than zero");
+    }
+}
+
+/// Upper bound for `max_body_bytes`: the gateway buffers bodies in memory.
+const MAX_BODY_LIMIT: u64 = 16 * 1024 * 1024;
+
+fn server(s: raw::Server, problems: &mut Problems) -> Option<ServerSettings> {
+    let listen = addr("server.listen", &s.listen, problems);
+    if s.max_body_bytes == 0 || s.max_body_bytes > MAX_BODY_LIMIT {
+        problems.error("server.max_body_bytes", format!("must be between 1 and {MAX_BODY_LIMIT}"));
+    }
+    positive("server.header_read_timeout", s.header_read_timeout, problems);
+    positive("server.request_timeout", s.request_timeout, problems);
+    Some(ServerSettings {
+        listen: listen?,
+        max_body_bytes: usize::try_from(s.max_body_bytes.min(MAX_BODY_LIMIT)).ok()?,
+        header_read_timeout: s.header_read_timeout,
+        request_timeout: s.request_timeout,
+        shutdown_grace: s.shutdown_grace,
+    })
+}
+
+/// Checks `scheme://host[:port]` with nothing else.
+fn base_url(key: &str, text: &str, allow_plaintext: bool, problems: &mut Problems) -> Option<BaseUrl> {
+    let uri: hyper::Uri = match text.parse() {
+        Ok(u) => u,
+        Err(_) => {
+            problems.error(key, format!("{text:?} is not a URL"));
+            return None;
+        }
+    };
+    let scheme = uri.scheme_str().unwrap_or("");
+    let Some(authority) = uri.authority() else {
+        problems.error(key, format!("{text:?} has no host; write scheme://host[:port]"));
+        return None;
+    };
+    let mut ok = true;
+    match scheme {
+        "https" => {}
+        "http" if allow_plaintext => {}
+        "http" => {
+            problems.error(key, "http:// is refused: use https://, or set upstream.allow_plaintext = true for testing");
+            ok = false;
+        }
+        _ => {
+            problems.error(key, format!("scheme must be https, not {scheme:?}"));
+            ok = false;
+        }
+    }
+    if authority.as_str().contains('@') {
+        problems.error(key, "must not carry user information");
+        ok = false;
+    }
+    if uri.path_and_query().is_some_and(|p| p.as_str() != "/") || text.ends_with('?') {
+        problems.error(key, "must not carry a path or query: write scheme://host[:port]");
+        ok = false;
+    }
+    ok.then(|| BaseUrl(format!("{scheme}://{authority}")))
+}
+
+fn upstream(u: raw::Upstream, base: &Path, problems: &mut Problems) -> Option<UpstreamSettings> {
+    let url = match &u.url {
+        Some(text) => base_url("upstream.url", text, u.allow_plaintext, problems),
+        None => {
+            problems.error("upstream.url", "required");
+            None
+        }
+    };
+    let roots = match &u.ca_file {
+        Some(file) => Some(load_roots("upstream.ca_file", &secret::resolve_path(base, file), problems)?),
+        None => None,
+    };
+    positive("upstream.connect_timeout", u.connect_timeout, problems);
+    positive("upstream.timeout", u.timeout, problems);
+    if u.login_failure_threshold == 0 {
+        problems.error("upstream.login_failure_threshold", "must be at least 1");
+    }
+    Some(UpstreamSettings {
+        url: url?,
+        roots,
+        connect_timeout: u.connect_timeout,
+        timeout: u.timeout,
+        allow_plaintext: u.allow_plaintext,
+        login_failure_threshold: u.login_failure_threshold,
+        login_failure_cooldown: u.login_failure_cooldown,
+    })
+}
+
+/// PEM certificates to trust; at least one.
+pub fn load_roots(key: &str, path: &Path, problems: &mut Problems) -> Option<Vec<CertificateDer<'static>>> {
+    let certs: Result<Vec<_>, _> = match CertificateDer::pem_file_iter(path) {
+        Ok(iter) => iter.collect(),
+        Err(e) => {
+            problems.error(key, format!("cannot read {}: {e}", path.display()));
+            return None;
+        }
+    };
+    match certs {
+        Ok(certs) if !certs.is_empty() => Some(certs),
+        Ok(_) => {
+            problems.error(key, format!("{} holds no PEM certificate", path.display()));
+            None
+        }
+        Err(e) => {
+            problems.error(key, format!("{}: bad PEM: {e}", path.display()));
+            None
+        }
+    }
+}
+
+fn algorithms(list: &[String], problems: &mut Problems) -> Vec<Algorithm> {
+    let mut out = Vec::new();
+    for (i, name) in list.iter().enumerate() {
+        if name.eq_ignore_ascii_case("none") {
+            problems.error(format!("auth.algorithms[{i}]"), "\"none\" is never allowed");
+        } else if let Ok(alg) = name.parse::<Algorithm>() {
+            out.push(alg);
+        } else {
+            problems.error(format!("auth.algorithms[{i}]"), format!("unknown algorithm {name:?}"));
+        }
+    }
+    if list.is_empty() {
+        problems.error("auth.algorithms", "must list at least one algorithm");
+    }
+    out
+}
+
+fn auth(a: Option<raw::Auth>, base: &Path, problems: &mut Problems) -> Option<AuthSettings> {
+    let Some(a) = a else {
+        problems.error("auth", "required: [auth] with issuers, audiences and keys");
+        return None;
+    };
+    if a.issuers.is_empty() || a.issuers.iter().any(String::is_empty) {
+        problems.error("auth.issuers", "required: a non-empty list of non-empty strings");
+    }
+    if a.audiences.is_empty() || a.audiences.iter().any(String::is_empty) {
+        problems.error("auth.audiences", "required: a non-empty list of non-empty strings");
+    }
+    let algorithms = algorithms(&a.algorithms, problems);
+    if a.max_token_lifetime.is_some_and(|d| d.is_zero()) {
+        problems.error("auth.max_token_lifetime", "must be longer than zero");
+    }
+    let mut keys = Vec::new();
+    if let Some(file) = &a.jwks_file {
+        let path = secret::resolve_path(base, file);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => match keys::from_jwks(&text) {
+                Ok((found, skipped)) => {
+                    for why in skipped {
+                        problems.warn("auth.jwks_file", why);
+                    }
+                    keys.extend(found);
+                }
+                Err(e) => problems.error("auth.jwks_file", format!("{}: {e}", path.display())),
+            },
+            Err(e) => problems.error("auth.jwks_file", format!("cannot read {}: {e}", path.display())),
+        }
+    }
+    for (i, h) in a.hmac.iter().enumerate() {
+        let key = format!("auth.hmac[{i}]");
+        let src = SecretSource {
+            key: format!("{key}.secret"),
+            inline: h.secret.as_deref(),
+            env: h.secret_env.as_deref(),
+            file: h.secret_file.as_deref(),
+        };
+        let secret = secret::resolve(src, base, problems, true);
+        match keys::hmac_alg(h.alg.as_deref().unwrap_or("HS256")) {
+            Ok(alg) => keys.extend(secret.map(|s| keys::from_hmac(&h.kid, alg, &s))),
+            Err(e) => problems.error(format!("{key}.alg"), e),
+        }
+    }
+    for (i, p) in a.pem.iter().enumerate() {
+        let path = secret::resolve_path(base, &p.file);
+        match std::fs::read(&path) {
+            Ok(bytes) => match keys::from_pem(&p.kid, &p.alg, &bytes) {
+                Ok(k) => keys.push(k),
+                Err(e) => problems.error(format!("auth.pem[{i}]"), format!("{}: {e}", path.display())),
+            },
+            Err(e) => problems.error(format!("auth.pem[{i}].file"), format!("cannot read {}: {e}", path.display())),
+        }
+    }
+    if a.jwks_file.is_none() && a.hmac.is_empty() && a.pem.is_empty() {
+        problems.error("auth", "no verification key: set jwks_file, [[auth.hmac]] or [[auth.pem]]");
+    }
+    for k in &keys {
+        if !algorithms.contains(&k.alg) {
+            problems.warn("auth.algorithms", format!("key {} is {:?}, which is not allowed: it will verify nothing", k.label(), k.alg));
+        }
+    }
+    Some(AuthSettings {
+        issuers: a.issuers,
+        audiences: a.audiences,
+        algorithms,
+        leeway: a.leeway,
+        max_token_lifetime: a.max_token_lifetime,
+        required_claims: a.required_claims,
+        keys,
+    })
+}
+
+fn audit(a: raw::Audit, base: &Path, problems: &mut Problems) -> Option<AuditSettings> {
+    let sink = match (a.sink.as_str(), &a.path) {
+        ("stdout", None) => Some(AuditSinkKind::Stdout),
+        ("stdout", Some(_)) => {
+            problems.error("audit.path", "only used with sink = \"file\"");
+            None
+        }
+        ("file", Some(p)) => Some(AuditSinkKind::File(secret::resolve_path(base, p))),
+        ("file", None) => {
+            problems.error("audit.path", "required when sink = \"file\"");
+            None
+        }
+        (other, _) => {
+            problems.error("audit.sink", format!("must be \"stdout\" or \"file\", not {other:?}"));
+            None
+        }
+    };
+    let src = SecretSource {
+        key: "audit.hmac_key".into(),
+        inline: a.hmac_key.as_deref(),
+        env: a.hmac_key_env.as_deref(),
+        file: a.hmac_key_file.as_deref(),
+    };
+    let hmac_key = secret::resolve(src, base, problems, false);
+    Some(AuditSettings { sink: sink?, hmac_key, include_notes: a.include_notes })
+}
+
+fn profiles(list: Vec<raw::Profile>, url: Option<&BaseUrl>, base: &Path, problems: &mut Problems) -> Vec<Profile> {
+    if list.is_empty() {
+        problems.error("profile", "at least one [[profile]] is required");
+    }
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for (i, p) in list.into_iter().enumerate() {
+        let key = format!("profile[{i}]");
+        if p.name.is_empty() || !seen.insert(p.name.clone()) {
+            problems.error(format!("{key}.name"), format!("{:?} is empty or used twice", p.name));
+        }
+        for (field, value) in [("customer_name", &p.customer_name), ("user_name", &p.user_name)] {
+            if value.is_empty() {
+                problems.error(format!("{key}.{field}"), "must not be empty");
+            }
+        }
+        let src = SecretSource {
+            key: format!("{key}.password"),
+            inline: p.password.as_deref(),
+            env: p.password_env.as_deref(),
+            file: p.password_file.as_deref(),
+        };
+        let password = secret::resolve(src, base, problems, true);
+        if let (Some(password), Some(url)) = (password, url) {
+            out.push(Profile {
+                name: p.name,
+                customer_name: p.customer_name,
+                user_name: p.user_name,
+                password,
+                upstream: url.clone(),
+            });
+        }
+    }
+    out
+}
+
+fn claim_value(v: &toml::Value) -> Option<serde_json::Value> {
+    match v {
+        toml::Value::String(s) => Some(serde_json::Value::from(s.as_str())),
+        toml::Value::Integer(i) => Some(serde_json::Value::from(*i)),
+        toml::Value::Boolean(b) => Some(serde_json::Value::from(*b)),
+        _ => None,
+    }
+}
+
+fn grants(list: Vec<raw::Grant>, profiles: &HashSet<String>, routes: &Routes, problems: &mut Problems) -> Vec<Grant> {
+    if list.is_empty() {
+        problems.error("grant", "at least one [[grant]] is required");
+    }
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for (i, g) in list.into_iter().enumerate() {
+        let key = format!("grant[{i}]");
+        if g.name.is_empty() || !seen.insert(g.name.clone()) {
+            problems.error(format!("{key}.name"), format!("{:?} is empty or used twice", g.name));
+        }
+        if g.claims.is_empty() {
+            problems.error(format!("{key}.claims"), "must name at least one claim (a grant for everyone is refused)");
+        }
+        let mut claims = Vec::new();
+        for (name, value) in &g.claims {
+            match claim_value(value) {
+                Some(v) => claims.push((name.clone(), v)),
+                None => problems.error(format!("{key}.claims.{name}"), "must be a string, integer or boolean"),
+            }
+        }
+        if g.profiles.is_empty() {
+            problems.error(format!("{key}.profiles"), "must list at least one profile");
+        }
+        for p in &g.profiles {
+            if !profiles.contains(p) {
+                problems.error(format!("{key}.profiles"), format!("no [[profile]] named {p:?}"));
+            }
+        }
+        if g.routes.is_empty() {
+            problems.error(format!("{key}.routes"), "must list at least one route");
+        }
+        for r in &g.routes {
+            if routes.by_name(r).is_none() {
+                problems.error(format!("{key}.routes"), format!("no route named {r:?}"));
+            }
+        }
+        out.push(Grant { name: g.name, claims, profiles: g.profiles, routes: g.routes });
+    }
+    out
+}

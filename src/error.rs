@@ -1,0 +1,183 @@
+//! The gateway's one error type and its mapping to HTTP status, ServiceStack
+//! `ErrorCode` and message, in ONE exhaustive match (SPEC §4).
+//!
+//! Who is at fault decides the status: the caller gets 4xx, a misbehaving
+//! upstream 502/504, and we answer 500/503 for our own trouble. Messages are
+//! fixed texts or built from values we validated; they never carry a secret,
+//! a token or internal error text.
+
+use hyper::StatusCode;
+use serde::Serialize;
+
+use crate::auth::TokenError;
+
+/// One problem with one field of the caller's body (`ResponseStatus.Errors[]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FieldError {
+    pub error_code: &'static str,
+    pub field_name: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(error_code: &'static str, field_name: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { error_code, field_name: field_name.into(), message: message.into() }
+    }
+}
+
+/// Everything that can end a request with a gateway-made answer.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("no route for this path")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("missing bearer token: {0}")]
+    MissingToken(&'static str),
+    #[error("invalid token: {0}")]
+    InvalidToken(#[from] TokenError),
+    #[error("no grant for this caller")]
+    NoGrant,
+    #[error("grant does not list this route")]
+    RouteNotGranted,
+    #[error("HostedSuite-Profile header required")]
+    ProfileRequired,
+    #[error("profile not granted")]
+    ProfileNotGranted,
+    #[error("query string not allowed")]
+    QueryNotAllowed,
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("payload too large")]
+    PayloadTooLarge,
+    #[error("request body not received in time")]
+    RequestTimeout,
+    #[error("request body could not be read")]
+    BodyRead,
+    #[error("invalid request: {0}")]
+    InvalidRequest(String, Vec<FieldError>),
+    #[error("credentials in the request body")]
+    CredentialsNotAllowed(Vec<FieldError>),
+    #[error("profile suspended after refused logins")]
+    ProfileSuspended,
+    #[error("audit record could not be written")]
+    AuditUnavailable,
+    #[error("HostedSuite refused the stored login")]
+    UpstreamCredentialsRejected,
+    #[error("HostedSuite answered with a body that is not JSON")]
+    UpstreamBadResponse,
+    #[error("HostedSuite unreachable")]
+    UpstreamUnavailable,
+    #[error("HostedSuite did not answer in time")]
+    UpstreamTimeout,
+    #[error("internal error")]
+    Internal,
+}
+
+/// How an error is shown to the caller.
+pub struct Answer {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub errors: Vec<FieldError>,
+}
+
+impl GatewayError {
+    /// The caller-facing status, ErrorCode and message. Exhaustive on purpose:
+    /// a new variant must be placed here before it compiles.
+    pub fn answer(&self) -> Answer {
+        use GatewayError as E;
+        let (status, code, message): (StatusCode, &'static str, String) = match self {
+            E::NotFound => (StatusCode::NOT_FOUND, "NotFound", "no such route".into()),
+            E::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "only POST is allowed".into()),
+            E::MissingToken(why) => (StatusCode::UNAUTHORIZED, "MissingToken", (*why).into()),
+            E::InvalidToken(e) => (StatusCode::UNAUTHORIZED, "InvalidToken", e.to_string()),
+            E::NoGrant => (StatusCode::FORBIDDEN, "Forbidden", "no grant matches this caller".into()),
+            E::RouteNotGranted => (StatusCode::FORBIDDEN, "Forbidden", "the caller's grant does not include this route".into()),
+            E::ProfileRequired => (
+                StatusCode::BAD_REQUEST,
+                "ProfileRequired",
+                "the grant has several profiles: name one in the HostedSuite-Profile header".into(),
+            ),
+            E::ProfileNotGranted => (StatusCode::FORBIDDEN, "Forbidden", "the caller's grant does not include this profile".into()),
+            E::QueryNotAllowed => (StatusCode::BAD_REQUEST, "QueryNotAllowed", "a query string is not allowed".into()),
+            E::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UnsupportedMediaType",
+                "Content-Type must be application/json (charset utf-8)".into(),
+            ),
+            E::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLarge", "request body too large".into()),
+            E::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "RequestTimeout", "request body not received in time".into()),
+            E::BodyRead => (StatusCode::BAD_REQUEST, "InvalidRequest", "request body could not be read".into()),
+            E::InvalidRequest(msg, _) => (StatusCode::BAD_REQUEST, "InvalidRequest", msg.clone()),
+            E::CredentialsNotAllowed(_) => (
+                StatusCode::BAD_REQUEST,
+                "CredentialsNotAllowed",
+                "the gateway supplies the HostedSuite login: remove CustomerName, UserName and Password".into(),
+            ),
+            E::ProfileSuspended => (
+                StatusCode::BAD_GATEWAY,
+                "UpstreamCredentialsRejected",
+                "HostedSuite refused this profile's login repeatedly; it is suspended for a while".into(),
+            ),
+            E::AuditUnavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "AuditUnavailable",
+                "the audit record could not be written; nothing was forwarded".into(),
+            ),
+            E::UpstreamCredentialsRejected => (
+                StatusCode::BAD_GATEWAY,
+                "UpstreamCredentialsRejected",
+                "HostedSuite refused the stored login for this profile".into(),
+            ),
+            E::UpstreamBadResponse => {
+                (StatusCode::BAD_GATEWAY, "UpstreamBadResponse", "HostedSuite answered with something that is not JSON".into())
+            }
+            E::UpstreamUnavailable => (StatusCode::BAD_GATEWAY, "UpstreamUnavailable", "HostedSuite could not be reached".into()),
+            E::UpstreamTimeout => (StatusCode::GATEWAY_TIMEOUT, "UpstreamTimeout", "HostedSuite did not answer in time".into()),
+            E::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "internal error".into()),
+        };
+        let errors = match self {
+            E::InvalidRequest(_, errors) | E::CredentialsNotAllowed(errors) => errors.clone(),
+            _ => Vec::new(),
+        };
+        Answer { status, code, message, errors }
+    }
+
+    /// True for refusals decided before anything was forwarded upstream.
+    pub fn is_refusal(&self) -> bool {
+        !matches!(
+            self,
+            GatewayError::UpstreamCredentialsRejected
+                | GatewayError::UpstreamBadResponse
+                | GatewayError::UpstreamUnavailable
+                | GatewayError::UpstreamTimeout
+                | GatewayError::Internal
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_failures_are_5xx_and_caller_faults_4xx() {
+        assert_eq!(GatewayError::UpstreamTimeout.answer().status, StatusCode::GATEWAY_TIMEOUT);
+        assert_eq!(GatewayError::UpstreamUnavailable.answer().status, StatusCode::BAD_GATEWAY);
+        assert_eq!(GatewayError::ProfileSuspended.answer().code, "UpstreamCredentialsRejected");
+        assert_eq!(GatewayError::NoGrant.answer().status, StatusCode::FORBIDDEN);
+        assert_eq!(GatewayError::ProfileRequired.answer().status, StatusCode::BAD_REQUEST);
+        assert!(GatewayError::AuditUnavailable.is_refusal());
+        assert!(!GatewayError::UpstreamTimeout.is_refusal());
+    }
+
+    #[test]
+    fn field_errors_are_carried() {
+        let e = GatewayError::InvalidRequest("bad".into(), vec![FieldError::new("Required", "Notes", "x")]);
+        let a = e.answer();
+        assert_eq!(a.errors.len(), 1);
+        assert_eq!(a.errors[0].field_name, "Notes");
+    }
+}

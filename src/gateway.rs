@@ -1,0 +1,271 @@
+//! One request, top to bottom. `handle` cannot fail: it runs `try_handle`,
+//! turns any `GatewayError` into a ServiceStack-shaped answer, counts it and
+//! writes the audit "response" record. `try_handle` is the whole story:
+//! route -> auth -> grant -> profile -> request shape -> body -> audit ->
+//! upstream -> relay. The SPEC orders the checks so that nothing about the
+//! body is looked at before the caller is known, and nothing reaches
+//! HostedSuite before every check passed and the audit record is written.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{HeaderMap, HeaderValue, ALLOW, CONTENT_TYPE, WWW_AUTHENTICATE};
+use hyper::{Method, Request, Response, StatusCode};
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::audit::Exchange;
+use crate::auth;
+use crate::error::GatewayError;
+use crate::relay::{self, RelayError, Relayed};
+use crate::state::{Runtime, Shared};
+use crate::upstream::UpstreamError;
+use crate::{body, grants, inject};
+
+pub type GatewayResponse = Response<Full<Bytes>>;
+
+const REQUEST_ID: &str = "x-request-id";
+
+/// Answers one request; never fails.
+pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>, peer: SocketAddr) -> GatewayResponse {
+    let runtime = shared.runtime.load_full();
+    let deadline = Instant::now() + runtime.config.server.request_timeout;
+    let request_id = request_id(req.headers());
+    let path = req.uri().path().to_owned();
+    let span = tracing::info_span!("request", request_id = %request_id, method = %req.method(), path = %path);
+    async move {
+        let started = Instant::now();
+        let mut exchange = Exchange::new(runtime.audit.clone(), &request_id, peer, req.method().as_str(), &path);
+        let outcome = try_handle(&shared, &runtime, req, &mut exchange, deadline).await;
+        let response = match outcome {
+            Ok(relayed) => {
+                exchange.record.error_code = relayed.error_code.clone();
+                relayed_response(relayed, &request_id)
+            }
+            Err(e) => {
+                let answer = e.answer();
+                exchange.record.error_code = Some(answer.code.to_owned());
+                if e.is_refusal() {
+                    exchange.record.decision = "deny";
+                }
+                if answer.status.is_server_error() {
+                    tracing::warn!(error_code = answer.code, "request failed");
+                } else {
+                    tracing::info!(error_code = answer.code, "request refused");
+                }
+                error_response(&e, &request_id)
+            }
+        };
+        let status = response.status().as_u16();
+        let route = exchange.record.route.as_deref().unwrap_or("none");
+        shared.metrics.request(route, status, started.elapsed().as_secs_f64());
+        exchange.finish(status).await;
+        response
+    }
+    .instrument(span)
+    .await
+}
+
+async fn try_handle(
+    shared: &Shared,
+    runtime: &Runtime,
+    req: Request<Incoming>,
+    ex: &mut Exchange,
+    deadline: Instant,
+) -> Result<Relayed, GatewayError> {
+    let config = &runtime.config;
+    let route = config.routes.by_path(req.uri().path()).ok_or(GatewayError::NotFound)?;
+    ex.record.route = Some(route.name.clone());
+    if req.method() != Method::POST {
+        return Err(GatewayError::MethodNotAllowed);
+    }
+
+    let token = auth::bearer(req.headers()).map_err(|why| {
+        shared.metrics.auth_failure("missing_token");
+        GatewayError::MissingToken(why)
+    })?;
+    let claims = auth::verify(&config.auth, token, auth::jwt::unix_now()).inspect_err(|e| {
+        shared.metrics.auth_failure(e.reason());
+    })?;
+    ex.record.subject = claims.subject().map(str::to_owned);
+    ex.record.issuer = claims.issuer().map(str::to_owned);
+    ex.record.token_id = claims.token_id().map(str::to_owned);
+
+    let grant = grants::grant_for(&config.grants, &claims).ok_or(GatewayError::NoGrant)?;
+    ex.record.grant = Some(grant.name.clone());
+    if !grant.routes.contains(&route.name) {
+        return Err(GatewayError::RouteNotGranted);
+    }
+    let profile_name = grants::profile_for(grant, req.headers())?;
+    let profile = config.profiles.iter().find(|p| p.name == profile_name).ok_or(GatewayError::Internal)?;
+    ex.record.profile = Some(profile.name.clone());
+    ex.record.customer_name = Some(profile.customer_name.clone());
+    ex.record.user_name = Some(profile.user_name.clone());
+
+    // `?` alone is a query too: HostedSuite would bind query values over the body.
+    if req.uri().query().is_some() {
+        return Err(GatewayError::QueryNotAllowed);
+    }
+    if !body::is_json(req.headers()) {
+        return Err(GatewayError::UnsupportedMediaType);
+    }
+    let (parts, incoming) = req.into_parts();
+    let bytes = body::read(&parts.headers, incoming, config.server.max_body_bytes, deadline).await?;
+    let fields = inject::parse(&bytes, route)?;
+    ex.record.call_id = fields.call_id().map(str::to_owned);
+    if let Some(notes) = fields.notes() {
+        ex.notes(notes, &runtime.notes);
+    }
+
+    if !shared.breakers.allows(&profile.name, Instant::now()) {
+        return Err(GatewayError::ProfileSuspended);
+    }
+    let upstream_body = inject::inject(&fields, profile).map_err(|_| GatewayError::Internal)?;
+    ex.write_request().await.map_err(|_| GatewayError::AuditUnavailable)?;
+
+    let sent = Instant::now();
+    let url = profile.upstream.join(&route.path);
+    let answer = runtime.upstream.post(&url, upstream_body, &ex.record.request_id, deadline).await;
+    ex.upstream_ms(sent);
+    let seconds = sent.elapsed().as_secs_f64();
+    let answer = match answer {
+        Ok(a) => {
+            shared.metrics.upstream(&route.name, a.status.as_str(), seconds);
+            ex.record.upstream_status = Some(a.status.as_u16());
+            a
+        }
+        Err(e) => {
+            let (label, err) = match &e {
+                UpstreamError::Timeout => ("timeout", GatewayError::UpstreamTimeout),
+                UpstreamError::Unavailable(_) => ("error", GatewayError::UpstreamUnavailable),
+                UpstreamError::TooLarge => ("too_large", GatewayError::UpstreamBadResponse),
+            };
+            shared.metrics.upstream(&route.name, label, seconds);
+            tracing::warn!(error = %e, "upstream request failed");
+            return Err(err);
+        }
+    };
+
+    let upstream = config.upstream.login_failure_threshold;
+    match relay::relay(answer, &profile.password) {
+        Err(RelayError::LoginRefused) => {
+            shared.breakers.refused(&profile.name, upstream, config.upstream.login_failure_cooldown, Instant::now());
+            tracing::warn!(profile = %profile.name, "HostedSuite refused the stored login");
+            Err(GatewayError::UpstreamCredentialsRejected)
+        }
+        Err(RelayError::NotJson) => {
+            shared.breakers.accepted(&profile.name);
+            Err(GatewayError::UpstreamBadResponse)
+        }
+        Ok(relayed) => {
+            shared.breakers.accepted(&profile.name);
+            ex.record.redacted = Some(relayed.redacted);
+            ex.record.result = relayed.result.clone();
+            Ok(relayed)
+        }
+    }
+}
+
+/// The caller's `X-Request-Id` if it is exactly one well-formed value, else a fresh one.
+pub fn request_id(headers: &HeaderMap) -> String {
+    let mut values = headers.get_all(REQUEST_ID).iter();
+    if let (Some(v), None) = (values.next(), values.next()) {
+        if let Ok(text) = v.to_str() {
+            let ok = (1..=128).contains(&text.len())
+                && text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+            if ok {
+                return text.to_owned();
+            }
+        }
+    }
+    let mut bytes = [0u8; 16];
+    if aws_lc_rs::rand::fill(&mut bytes).is_err() {
+        // No randomness: still unique enough for correlation within this process.
+        let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        bytes = n.to_be_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn with_headers(status: StatusCode, content_type: HeaderValue, body: Bytes, request_id: &str) -> GatewayResponse {
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, content_type);
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        headers.insert(REQUEST_ID, v);
+    }
+    response
+}
+
+fn relayed_response(relayed: Relayed, request_id: &str) -> GatewayResponse {
+    with_headers(relayed.status, relayed.content_type, relayed.body, request_id)
+}
+
+/// A gateway-made, ServiceStack-shaped error.
+pub fn error_response(e: &GatewayError, request_id: &str) -> GatewayResponse {
+    let answer = e.answer();
+    let doc = serde_json::json!({
+        "ResponseStatus": {"ErrorCode": answer.code, "Message": answer.message, "Errors": answer.errors}
+    });
+    let body = serde_json::to_vec(&doc).unwrap_or_default();
+    let mut response = with_headers(answer.status, HeaderValue::from_static("application/json"), body.into(), request_id);
+    let headers = response.headers_mut();
+    match e {
+        GatewayError::MissingToken(_) => {
+            headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"hsgate\""));
+        }
+        GatewayError::InvalidToken(_) => {
+            headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"hsgate\", error=\"invalid_token\""));
+        }
+        GatewayError::MethodNotAllowed => {
+            headers.insert(ALLOW, HeaderValue::from_static("POST"));
+        }
+        _ => {}
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_id_kept_only_when_well_formed() {
+        let mut h = HeaderMap::new();
+        h.insert(REQUEST_ID, HeaderValue::from_static("abc.DEF_1-2"));
+        assert_eq!(request_id(&h), "abc.DEF_1-2");
+        for bad in ["has space", "a/b", ""] {
+            h.insert(REQUEST_ID, HeaderValue::from_str(bad).unwrap());
+            let got = request_id(&h);
+            assert_ne!(got, bad);
+            assert_eq!(got.len(), 32);
+        }
+        h.insert(REQUEST_ID, HeaderValue::from_str(&"r".repeat(129)).unwrap());
+        assert_eq!(request_id(&h).len(), 32);
+        h.insert(REQUEST_ID, HeaderValue::from_static("one"));
+        h.append(REQUEST_ID, HeaderValue::from_static("two"));
+        assert_eq!(request_id(&h).len(), 32);
+        assert_ne!(request_id(&HeaderMap::new()), request_id(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn error_bodies_are_servicestack_shaped_with_auth_headers() {
+        let r = error_response(&GatewayError::InvalidToken(auth::TokenError::Expired), "rid-1");
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(r.headers()[WWW_AUTHENTICATE], "Bearer realm=\"hsgate\", error=\"invalid_token\"");
+        assert_eq!(r.headers()[REQUEST_ID], "rid-1");
+        let r = error_response(&GatewayError::MethodNotAllowed, "rid-2");
+        assert_eq!(r.headers()[ALLOW], "POST");
+    }
+
+    #[test]
+    fn bare_question_mark_is_a_query() {
+        let uri: hyper::Uri = "/api/calls/update?".parse().unwrap();
+        assert_eq!(uri.query(), Some(""));
+        assert_eq!(uri.path(), "/api/calls/update");
+    }
+}

@@ -1,0 +1,24 @@
+//! hsgate: a credential-injecting gateway for the HostedSuite call-center API.
+//!
+//! Modules follow a request's path: `server` accepts it, `gateway` runs the
+//! stages — `routes`, `auth`, `grants`, `body`, `inject`, `audit`,
+//! `upstream`, `relay` — and `error` maps every failure to its answer.
+
+pub mod admin;
+pub mod audit;
+pub mod auth;
+pub mod body;
+pub mod breaker;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod gateway;
+pub mod grants;
+pub mod inject;
+pub mod logging;
+pub mod metrics;
+pub mod relay;
+pub mod routes;
+pub mod server;
+pub mod state;
+pub mod upstream;

@@ -1,0 +1,147 @@
+//! Prometheus metrics (SPEC §5), kept in a prometheus-client registry and
+//! rendered by `/metrics`.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteStatus {
+    pub route: String,
+    pub status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Reason {
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabel {
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Version {
+    version: String,
+}
+
+fn seconds_histogram() -> Histogram {
+    // 1 ms .. ~32 s
+    Histogram::new(exponential_buckets(0.001, 2.0, 16))
+}
+
+/// Every series the gateway exports.
+pub struct Metrics {
+    registry: Registry,
+    pub requests: Family<RouteStatus, Counter>,
+    pub request_duration: Histogram,
+    pub upstream_requests: Family<RouteStatus, Counter>,
+    pub upstream_duration: Histogram,
+    pub auth_failures: Family<Reason, Counter>,
+    pub audit_write_failures: Counter,
+    pub config_reloads: Family<ResultLabel, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RouteStatus, Counter>::default();
+        let request_duration = seconds_histogram();
+        let upstream_requests = Family::<RouteStatus, Counter>::default();
+        let upstream_duration = seconds_histogram();
+        let auth_failures = Family::<Reason, Counter>::default();
+        let audit_write_failures = Counter::default();
+        let config_reloads = Family::<ResultLabel, Counter>::default();
+        let build_info = Family::<Version, Gauge>::default();
+        build_info.get_or_create(&Version { version: env!("CARGO_PKG_VERSION").into() }).set(1);
+
+        // Counters get their `_total` suffix from the encoder.
+        registry.register("hsgate_requests", "Requests answered on the gateway listener", requests.clone());
+        registry.register(
+            "hsgate_request_duration_seconds",
+            "Time from request head to answer",
+            request_duration.clone(),
+        );
+        registry.register("hsgate_upstream_requests", "Requests sent to HostedSuite", upstream_requests.clone());
+        registry.register(
+            "hsgate_upstream_duration_seconds",
+            "Time HostedSuite took to answer",
+            upstream_duration.clone(),
+        );
+        registry.register("hsgate_auth_failures", "Refused bearer tokens", auth_failures.clone());
+        registry.register("hsgate_audit_write_failures", "Audit records that could not be written", audit_write_failures.clone());
+        registry.register("hsgate_config_reloads", "Config reload attempts", config_reloads.clone());
+        registry.register("hsgate_build_info", "Build information", build_info);
+        Metrics {
+            registry,
+            requests,
+            request_duration,
+            upstream_requests,
+            upstream_duration,
+            auth_failures,
+            audit_write_failures,
+            config_reloads,
+        }
+    }
+
+    pub fn request(&self, route: &str, status: u16, seconds: f64) {
+        self.requests.get_or_create(&RouteStatus { route: route.into(), status: status.to_string() }).inc();
+        self.request_duration.observe(seconds);
+    }
+
+    pub fn upstream(&self, route: &str, status: &str, seconds: f64) {
+        self.upstream_requests.get_or_create(&RouteStatus { route: route.into(), status: status.into() }).inc();
+        self.upstream_duration.observe(seconds);
+    }
+
+    pub fn auth_failure(&self, reason: &str) {
+        self.auth_failures.get_or_create(&Reason { reason: reason.into() }).inc();
+    }
+
+    /// Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_every_spec_series() {
+        let m = Metrics::new();
+        m.request("calls.update", 200, 0.01);
+        m.upstream("calls.update", "200", 0.005);
+        m.auth_failure("expired");
+        m.audit_write_failures.inc();
+        m.config_reloads.get_or_create(&ResultLabel { result: "success".into() }).inc();
+        let text = m.render();
+        for needle in [
+            "hsgate_requests_total{route=\"calls.update\",status=\"200\"} 1",
+            "hsgate_request_duration_seconds_bucket",
+            "hsgate_upstream_requests_total{route=\"calls.update\",status=\"200\"} 1",
+            "hsgate_upstream_duration_seconds_bucket",
+            "hsgate_auth_failures_total{reason=\"expired\"} 1",
+            "hsgate_audit_write_failures_total 1",
+            "hsgate_config_reloads_total{result=\"success\"} 1",
+            "hsgate_build_info{version=\"",
+        ] {
+            assert!(text.contains(needle), "missing {needle} in\n{text}");
+        }
+    }
+}
