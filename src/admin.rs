@@ -54,11 +54,9 @@ fn answer(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Bytes>> {
         "/healthz" => text(StatusCode::OK, "ok\n".into(), "text/plain"),
         "/readyz" if shared.ready.load(Ordering::SeqCst) => text(StatusCode::OK, "ready\n".into(), "text/plain"),
         "/readyz" => text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n".into(), "text/plain"),
-        "/metrics" => text(
-            StatusCode::OK,
-            shared.metrics.render(),
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        ),
+        "/metrics" => {
+            text(StatusCode::OK, shared.metrics.render(), "application/openmetrics-text; version=1.0.0; charset=utf-8")
+        }
         _ => text(StatusCode::NOT_FOUND, "not found\n".into(), "text/plain"),
     }
 }

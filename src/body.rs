@@ -36,7 +36,12 @@ pub fn is_json(headers: &HeaderMap) -> bool {
 }
 
 /// Reads the whole body, refusing more than `max` bytes or a body still arriving at `deadline`.
-pub async fn read(headers: &HeaderMap, mut body: Incoming, max: usize, deadline: Instant) -> Result<Bytes, GatewayError> {
+pub async fn read(
+    headers: &HeaderMap,
+    mut body: Incoming,
+    max: usize,
+    deadline: Instant,
+) -> Result<Bytes, GatewayError> {
     if let Some(len) = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok()) {
         if len > max as u64 {
             return Err(GatewayError::PayloadTooLarge);
@@ -72,10 +77,21 @@ mod tests {
 
     #[test]
     fn content_type_rules() {
-        for ok in ["application/json", "Application/JSON", "application/json; charset=UTF-8", "application/json;charset=\"utf8\""] {
+        for ok in [
+            "application/json",
+            "Application/JSON",
+            "application/json; charset=UTF-8",
+            "application/json;charset=\"utf8\"",
+        ] {
             assert!(is_json(&ct(ok)), "{ok}");
         }
-        for bad in ["text/plain", "application/json; charset=iso-8859-1", "application/jsonx", "application/x-www-form-urlencoded", ""] {
+        for bad in [
+            "text/plain",
+            "application/json; charset=iso-8859-1",
+            "application/jsonx",
+            "application/x-www-form-urlencoded",
+            "",
+        ] {
             assert!(!is_json(&ct(bad)), "{bad}");
         }
         assert!(!is_json(&HeaderMap::new()));

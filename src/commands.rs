@@ -19,7 +19,7 @@ pub enum Fatal {
 }
 
 impl Fatal {
-    pub fn exit_code(&self) -> i32 {
+    pub fn exit_code(&self) -> u8 {
         match self {
             Fatal::Config(_) => 2,
             Fatal::Start(StartError::Runtime(_)) => 2,
@@ -44,7 +44,8 @@ pub async fn serve(file: &Path) -> Result<(), Fatal> {
 async fn wait_for_stop() -> Result<(), Fatal> {
     use tokio::signal::unix::{signal, SignalKind};
     let mk = |kind| signal(kind).map_err(|e| Fatal::Other(format!("cannot install signal handler: {e}")));
-    let (mut term, mut int, mut hup) = (mk(SignalKind::terminate())?, mk(SignalKind::interrupt())?, mk(SignalKind::hangup())?);
+    let (mut term, mut int, mut hup) =
+        (mk(SignalKind::terminate())?, mk(SignalKind::interrupt())?, mk(SignalKind::hangup())?);
     loop {
         tokio::select! {
             _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); return Ok(()) }
@@ -88,7 +89,14 @@ pub fn summary(c: &Config) -> String {
     let hmac = if c.audit.hmac_key.is_some() { "notes_hmac on" } else { "notes_hmac off" };
     let _ = writeln!(s, "  audit         {sink} ({hmac}, include_notes = {})", c.audit.include_notes);
     for p in &c.profiles {
-        let _ = writeln!(s, "  profile       {}: {} / {} -> {} (password resolved)", p.name, p.customer_name, p.user_name, p.upstream.as_str());
+        let _ = writeln!(
+            s,
+            "  profile       {}: {} / {} -> {} (password resolved)",
+            p.name,
+            p.customer_name,
+            p.user_name,
+            p.upstream.as_str()
+        );
     }
     for g in &c.grants {
         let claims: Vec<String> = g.claims.iter().map(|(k, v)| format!("{k}={v}")).collect();

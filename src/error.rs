@@ -94,13 +94,17 @@ impl GatewayError {
             E::MissingToken(why) => (StatusCode::UNAUTHORIZED, "MissingToken", (*why).into()),
             E::InvalidToken(e) => (StatusCode::UNAUTHORIZED, "InvalidToken", e.to_string()),
             E::NoGrant => (StatusCode::FORBIDDEN, "Forbidden", "no grant matches this caller".into()),
-            E::RouteNotGranted => (StatusCode::FORBIDDEN, "Forbidden", "the caller's grant does not include this route".into()),
+            E::RouteNotGranted => {
+                (StatusCode::FORBIDDEN, "Forbidden", "the caller's grant does not include this route".into())
+            }
             E::ProfileRequired => (
                 StatusCode::BAD_REQUEST,
                 "ProfileRequired",
                 "the grant has several profiles: name one in the HostedSuite-Profile header".into(),
             ),
-            E::ProfileNotGranted => (StatusCode::FORBIDDEN, "Forbidden", "the caller's grant does not include this profile".into()),
+            E::ProfileNotGranted => {
+                (StatusCode::FORBIDDEN, "Forbidden", "the caller's grant does not include this profile".into())
+            }
             E::QueryNotAllowed => (StatusCode::BAD_REQUEST, "QueryNotAllowed", "a query string is not allowed".into()),
             E::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -108,7 +112,9 @@ impl GatewayError {
                 "Content-Type must be application/json (charset utf-8)".into(),
             ),
             E::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLarge", "request body too large".into()),
-            E::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "RequestTimeout", "request body not received in time".into()),
+            E::RequestTimeout => {
+                (StatusCode::REQUEST_TIMEOUT, "RequestTimeout", "request body not received in time".into())
+            }
             E::BodyRead => (StatusCode::BAD_REQUEST, "InvalidRequest", "request body could not be read".into()),
             E::InvalidRequest(msg, _) => (StatusCode::BAD_REQUEST, "InvalidRequest", msg.clone()),
             E::CredentialsNotAllowed(_) => (
@@ -131,11 +137,17 @@ impl GatewayError {
                 "UpstreamCredentialsRejected",
                 "HostedSuite refused the stored login for this profile".into(),
             ),
-            E::UpstreamBadResponse => {
-                (StatusCode::BAD_GATEWAY, "UpstreamBadResponse", "HostedSuite answered with something that is not JSON".into())
+            E::UpstreamBadResponse => (
+                StatusCode::BAD_GATEWAY,
+                "UpstreamBadResponse",
+                "HostedSuite answered with something that is not JSON".into(),
+            ),
+            E::UpstreamUnavailable => {
+                (StatusCode::BAD_GATEWAY, "UpstreamUnavailable", "HostedSuite could not be reached".into())
             }
-            E::UpstreamUnavailable => (StatusCode::BAD_GATEWAY, "UpstreamUnavailable", "HostedSuite could not be reached".into()),
-            E::UpstreamTimeout => (StatusCode::GATEWAY_TIMEOUT, "UpstreamTimeout", "HostedSuite did not answer in time".into()),
+            E::UpstreamTimeout => {
+                (StatusCode::GATEWAY_TIMEOUT, "UpstreamTimeout", "HostedSuite did not answer in time".into())
+            }
             E::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "internal error".into()),
         };
         let errors = match self {

@@ -212,14 +212,16 @@ pub fn error_response(e: &GatewayError, request_id: &str) -> GatewayResponse {
         "ResponseStatus": {"ErrorCode": answer.code, "Message": answer.message, "Errors": answer.errors}
     });
     let body = serde_json::to_vec(&doc).unwrap_or_default();
-    let mut response = with_headers(answer.status, HeaderValue::from_static("application/json"), body.into(), request_id);
+    let mut response =
+        with_headers(answer.status, HeaderValue::from_static("application/json"), body.into(), request_id);
     let headers = response.headers_mut();
     match e {
         GatewayError::MissingToken(_) => {
             headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"hsgate\""));
         }
         GatewayError::InvalidToken(_) => {
-            headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"hsgate\", error=\"invalid_token\""));
+            headers
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"hsgate\", error=\"invalid_token\""));
         }
         GatewayError::MethodNotAllowed => {
             headers.insert(ALLOW, HeaderValue::from_static("POST"));

@@ -62,10 +62,8 @@ mod tests {
 
     #[test]
     fn first_matching_grant_wins_and_arrays_must_contain() {
-        let grants = vec![
-            grant("a", json!({"sub": "svc", "groups": "ops"}), &["p"]),
-            grant("b", json!({"sub": "svc"}), &["p"]),
-        ];
+        let grants =
+            vec![grant("a", json!({"sub": "svc", "groups": "ops"}), &["p"]), grant("b", json!({"sub": "svc"}), &["p"])];
         assert_eq!(grant_for(&grants, &claims(json!({"sub": "svc", "groups": ["x", "ops"]}))).unwrap().name, "a");
         assert_eq!(grant_for(&grants, &claims(json!({"sub": "svc", "groups": ["x"]}))).unwrap().name, "b");
         assert!(grant_for(&grants, &claims(json!({"sub": "other"}))).is_none());

@@ -93,7 +93,11 @@ pub fn parse(body: &[u8], route: &Route) -> Result<CallerFields, GatewayError> {
     for (key, value) in members {
         let folded = credential_name(&key).map(str::to_owned).unwrap_or_else(|| key.to_lowercase());
         if !seen.insert(folded) {
-            problems.push(FieldError::new("Duplicate", key, "this key appears more than once (keys are case-insensitive)"));
+            problems.push(FieldError::new(
+                "Duplicate",
+                key,
+                "this key appears more than once (keys are case-insensitive)",
+            ));
             continue;
         }
         if credential_name(&key).is_some() {
@@ -109,7 +113,10 @@ pub fn parse(body: &[u8], route: &Route) -> Result<CallerFields, GatewayError> {
         fields.insert(field.name.clone(), value);
     }
     for field in &route.fields {
-        if field.rule != FieldRule::Any && !fields.contains_key(&field.name) && !seen.contains(&field.name.to_lowercase()) {
+        if field.rule != FieldRule::Any
+            && !fields.contains_key(&field.name)
+            && !seen.contains(&field.name.to_lowercase())
+        {
             problems.push(FieldError::new("Required", field.name.clone(), format!("{} is required", field.name)));
         }
     }

@@ -79,7 +79,11 @@ impl Metrics {
             upstream_duration.clone(),
         );
         registry.register("hsgate_auth_failures", "Refused bearer tokens", auth_failures.clone());
-        registry.register("hsgate_audit_write_failures", "Audit records that could not be written", audit_write_failures.clone());
+        registry.register(
+            "hsgate_audit_write_failures",
+            "Audit records that could not be written",
+            audit_write_failures.clone(),
+        );
         registry.register("hsgate_config_reloads", "Config reload attempts", config_reloads.clone());
         registry.register("hsgate_build_info", "Build information", build_info);
         Metrics {

@@ -51,7 +51,8 @@ pub fn relay(answer: UpstreamAnswer, password: &SecretString) -> Result<Relayed,
     }
     let forms = password_forms(password.expose_secret());
     let redacted = redact(&mut doc, &forms);
-    let body = if redacted { Bytes::from(serde_json::to_vec(&doc).map_err(|_| RelayError::NotJson)?) } else { answer.body };
+    let body =
+        if redacted { Bytes::from(serde_json::to_vec(&doc).map_err(|_| RelayError::NotJson)?) } else { answer.body };
     let result = (answer.status.is_success() && doc.is_object()).then(|| summary(&doc));
     Ok(Relayed {
         status: answer.status,
@@ -80,7 +81,8 @@ fn password_forms(password: &str) -> Vec<String> {
     let escaped = serde_json::to_string(password).unwrap_or_default();
     let escaped = escaped.get(1..escaped.len().saturating_sub(1)).unwrap_or_default().to_owned();
     let ascii = ascii_escaped(&escaped);
-    let mut forms = vec![escaped.clone(), ascii.clone(), ascii.to_uppercase().replace("\\U", "\\u"), password.to_owned()];
+    let mut forms =
+        vec![escaped.clone(), ascii.clone(), ascii.to_uppercase().replace("\\U", "\\u"), password.to_owned()];
     forms.retain(|f| !f.is_empty());
     forms.dedup();
     forms

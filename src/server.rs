@@ -58,9 +58,16 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     };
     let listener = bind("server.listen", settings.listen).await?;
     let admin_listener = bind("admin.listen", admin_listen).await?;
-    let addr = listener.local_addr().map_err(|source| StartError::Bind { what: "server.listen", addr: settings.listen, source })?;
-    let admin_addr =
-        admin_listener.local_addr().map_err(|source| StartError::Bind { what: "admin.listen", addr: admin_listen, source })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        what: "server.listen",
+        addr: settings.listen,
+        source,
+    })?;
+    let admin_addr = admin_listener.local_addr().map_err(|source| StartError::Bind {
+        what: "admin.listen",
+        addr: admin_listen,
+        source,
+    })?;
 
     let shared = Shared::new(runtime, metrics);
     let (stop, stopped) = watch::channel(false);
@@ -84,7 +91,12 @@ impl Running {
     }
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>, settings: ServerSettings) {
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+    settings: ServerSettings,
+) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()

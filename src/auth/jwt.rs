@@ -80,8 +80,8 @@ pub fn verify(auth: &AuthSettings, token: &str, now: f64) -> Result<Claims, Toke
         return Err(TokenError::UnknownKey);
     }
     let message = &token[..head.len() + 1 + body.len()];
-    let verified = candidates
-        .any(|k| jsonwebtoken::crypto::verify(sig, message.as_bytes(), &k.key, alg).unwrap_or(false));
+    let verified =
+        candidates.any(|k| jsonwebtoken::crypto::verify(sig, message.as_bytes(), &k.key, alg).unwrap_or(false));
     if !verified {
         return Err(TokenError::BadSignature);
     }
@@ -122,7 +122,9 @@ fn check_claims(auth: &AuthSettings, claims: &Map<String, Value>, now: f64) -> R
     }
     let audience_ok = match claims.get("aud") {
         Some(Value::String(a)) => auth.audiences.contains(a),
-        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).any(|a| auth.audiences.iter().any(|x| x == a)),
+        Some(Value::Array(list)) => {
+            list.iter().filter_map(Value::as_str).any(|a| auth.audiences.iter().any(|x| x == a))
+        }
         _ => false,
     };
     if !audience_ok {

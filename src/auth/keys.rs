@@ -19,7 +19,11 @@ pub struct VerifyKey {
 impl fmt::Debug for VerifyKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Never the key material: for HMAC it is a secret.
-        f.debug_struct("VerifyKey").field("kid", &self.kid).field("alg", &self.alg).field("source", &self.source).finish()
+        f.debug_struct("VerifyKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("source", &self.source)
+            .finish()
     }
 }
 

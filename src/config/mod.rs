@@ -211,7 +211,8 @@ fn section<T: DeserializeOwned>(key: &str, value: toml::Value, problems: &mut Pr
         Err(e) => {
             let path = e.path().to_string();
             let full = if path == "." { key.to_owned() } else { format!("{key}.{path}") };
-            let message = if is_secret_key(&full) { "invalid value (not shown)".to_owned() } else { e.inner().to_string() };
+            let message =
+                if is_secret_key(&full) { "invalid value (not shown)".to_owned() } else { e.inner().to_string() };
             problems.error(full, message);
             None
         }

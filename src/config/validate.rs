@@ -292,7 +292,10 @@ fn auth(a: Option<raw::Auth>, base: &Path, problems: &mut Problems) -> Option<Au
     }
     for k in &keys {
         if !algorithms.contains(&k.alg) {
-            problems.warn("auth.algorithms", format!("key {} is {:?}, which is not allowed: it will verify nothing", k.label(), k.alg));
+            problems.warn(
+                "auth.algorithms",
+                format!("key {} is {:?}, which is not allowed: it will verify nothing", k.label(), k.alg),
+            );
         }
     }
     Some(AuthSettings {
