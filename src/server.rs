@@ -71,8 +71,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
 
     let shared = Shared::new(runtime, metrics);
     let (stop, stopped) = watch::channel(false);
-    let gateway = tokio::spawn(accept_loop(listener, shared.clone(), stopped.clone(), settings));
-    let admin = tokio::spawn(admin::serve(admin_listener, shared.clone(), stopped));
+    let gateway = tokio::spawn(accept_loop(listener, shared.clone(), stopped, settings));
+    let admin = tokio::spawn(admin::serve(admin_listener, shared.clone()));
     shared.ready.store(true, Ordering::SeqCst);
     tracing::info!(%addr, %admin_addr, "hsgate serving");
     Ok(Running { addr, admin_addr, shared, stop, gateway, admin })
