@@ -45,12 +45,13 @@ pub fn relay(answer: UpstreamAnswer, password: &SecretString) -> Result<Relayed,
         return Err(RelayError::LoginRefused);
     }
     let mut doc: Value = serde_json::from_slice(&answer.body).map_err(|_| RelayError::NotJson)?;
-    let error_code = doc.pointer("/ResponseStatus/ErrorCode").and_then(Value::as_str).map(str::to_owned);
-    if error_code.as_deref().is_some_and(|c| LOGIN_REFUSED_CODES.contains(&c)) {
+    if error_code(&doc).is_some_and(|c| LOGIN_REFUSED_CODES.iter().any(|r| r.eq_ignore_ascii_case(c))) {
         return Err(RelayError::LoginRefused);
     }
     let forms = password_forms(password.expose_secret());
     let redacted = redact(&mut doc, &forms);
+    // Read after redaction: the code goes into the audit record.
+    let error_code = error_code(&doc).map(str::to_owned);
     let body =
         if redacted { Bytes::from(serde_json::to_vec(&doc).map_err(|_| RelayError::NotJson)?) } else { answer.body };
     let result = (answer.status.is_success() && doc.is_object()).then(|| summary(&doc));
@@ -62,6 +63,15 @@ pub fn relay(answer: UpstreamAnswer, password: &SecretString) -> Result<Relayed,
         error_code,
         result,
     })
+}
+
+/// `ResponseStatus.ErrorCode`, matching the names case-insensitively
+/// (ServiceStack may be configured to emit camelCase).
+fn error_code(doc: &Value) -> Option<&str> {
+    fn field<'v>(v: &'v Value, name: &str) -> Option<&'v Value> {
+        v.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+    }
+    field(field(doc, "ResponseStatus")?, "ErrorCode")?.as_str()
 }
 
 fn summary(doc: &Value) -> Value {
@@ -80,15 +90,15 @@ fn summary(doc: &Value) -> Value {
 fn password_forms(password: &str) -> Vec<String> {
     let escaped = serde_json::to_string(password).unwrap_or_default();
     let escaped = escaped.get(1..escaped.len().saturating_sub(1)).unwrap_or_default().to_owned();
-    let ascii = ascii_escaped(&escaped);
     let mut forms =
-        vec![escaped.clone(), ascii.clone(), ascii.to_uppercase().replace("\\U", "\\u"), password.to_owned()];
+        vec![escaped.clone(), ascii_escaped(&escaped, false), ascii_escaped(&escaped, true), password.to_owned()];
     forms.retain(|f| !f.is_empty());
     forms.dedup();
     forms
 }
 
-fn ascii_escaped(text: &str) -> String {
+/// `text` with every non-ASCII character as `\\uXXXX` (hex digits in upper or lower case).
+fn ascii_escaped(text: &str, upper: bool) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if c.is_ascii() {
@@ -96,7 +106,7 @@ fn ascii_escaped(text: &str) -> String {
         } else {
             let mut units = [0u16; 2];
             for unit in c.encode_utf16(&mut units) {
-                out.push_str(&format!("\\u{unit:04x}"));
+                out.push_str(&if upper { format!("\\u{unit:04X}") } else { format!("\\u{unit:04x}") });
             }
         }
     }

@@ -197,25 +197,83 @@ fn line_of(text: &str, span: Option<std::ops::Range<usize>>) -> String {
     span.map(|s| format!(" (line {})", text[..s.start.min(text.len())].matches('\n').count() + 1)).unwrap_or_default()
 }
 
-/// Deserializes one table (or array element), reporting every unknown key and
-/// the first type error with its full key path. `key` is the table's path.
-fn section<T: DeserializeOwned>(key: &str, value: toml::Value, problems: &mut Problems) -> Option<T> {
-    let mut unknown = Vec::new();
-    let mut note = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
-    let result: Result<T, _> = serde_path_to_error::deserialize(serde_ignored::Deserializer::new(value, &mut note));
-    for path in unknown {
-        problems.error(format!("{key}.{path}"), "unknown key");
-    }
-    match result {
-        Ok(v) => Some(v),
-        Err(e) => {
-            let path = e.path().to_string();
-            let full = if path == "." { key.to_owned() } else { format!("{key}.{path}") };
-            let message =
-                if is_secret_key(&full) { "invalid value (not shown)".to_owned() } else { e.inner().to_string() };
-            problems.error(full, message);
-            None
+/// Deserializes one table (or array element) and reports every problem in
+/// it: all unknown keys, and every bad value (after each type error the
+/// offending key is set aside and the table is read again). `key` is the
+/// table's path.
+fn section<T: DeserializeOwned>(key: &str, mut value: toml::Value, problems: &mut Problems) -> Option<T> {
+    let mut clean = true;
+    // Each round removes one bad key, so this ends; the bound is a backstop.
+    for _ in 0..64 {
+        let mut unknown = Vec::new();
+        let mut note = |path: serde_ignored::Path<'_>| unknown.push(key_path(&path));
+        let result: Result<T, _> =
+            serde_path_to_error::deserialize(serde_ignored::Deserializer::new(value.clone(), &mut note));
+        for path in unknown {
+            problems.error(format!("{key}.{path}"), "unknown key");
+            clean = false;
         }
+        let error = match result {
+            Ok(v) => return clean.then_some(v),
+            Err(e) => e,
+        };
+        clean = false;
+        let segments: Vec<_> = error.path().iter().cloned().collect();
+        let at = segments.iter().fold(key.to_owned(), |acc, s| match s {
+            serde_path_to_error::Segment::Seq { index } => format!("{acc}[{index}]"),
+            serde_path_to_error::Segment::Map { key } => format!("{acc}.{key}"),
+            _ => acc,
+        });
+        let message = error.inner().to_string();
+        let message = message.lines().next().unwrap_or_default();
+        let message = if is_secret_key(&at) { "invalid value (not shown)" } else { message };
+        problems.error(at, message);
+        if !remove(&mut value, &segments) {
+            return None;
+        }
+    }
+    None
+}
+
+/// Removes the value at `path` (for another round of `section`); false if there is nothing to remove.
+fn remove(value: &mut toml::Value, path: &[serde_path_to_error::Segment]) -> bool {
+    use serde_path_to_error::Segment as S;
+    let Some((last, parents)) = path.split_last() else { return false };
+    let mut at = value;
+    for segment in parents {
+        at = match (segment, at) {
+            (S::Map { key }, toml::Value::Table(t)) => match t.get_mut(key) {
+                Some(v) => v,
+                None => return false,
+            },
+            (S::Seq { index }, toml::Value::Array(a)) => match a.get_mut(*index) {
+                Some(v) => v,
+                None => return false,
+            },
+            _ => return false,
+        };
+    }
+    match (last, at) {
+        (S::Map { key }, toml::Value::Table(t)) => t.remove(key).is_some(),
+        (S::Seq { index }, toml::Value::Array(a)) if *index < a.len() => {
+            a.remove(*index);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// `a.b[0].c` for a path serde_ignored reports as `a.b.0.c`.
+fn key_path(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path as P;
+    match path {
+        P::Root => String::new(),
+        P::Seq { parent, index } => format!("{}[{index}]", key_path(parent)),
+        P::Map { parent, key } => match key_path(parent) {
+            p if p.is_empty() => key.clone(),
+            p => format!("{p}.{key}"),
+        },
+        P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => key_path(parent),
     }
 }
 

@@ -28,22 +28,42 @@ pub(super) struct Raw {
     audit: Option<raw::Audit>,
     profiles: Vec<raw::Profile>,
     grants: Vec<raw::Grant>,
+    /// Tables present in the file (parsed or not), so that a table that failed
+    /// to parse is not also reported as missing.
+    present: HashSet<String>,
+    /// `[[profile]]` entries and their names, read before parsing them, for the same reason.
+    profile_entries: usize,
+    profile_names: HashSet<String>,
+    grant_entries: usize,
     /// A section failed to deserialize: its problems are recorded, build nothing from it.
     broken: bool,
+}
+
+fn entries(value: &toml::Value) -> usize {
+    value.as_array().map_or(0, Vec::len)
 }
 
 pub(super) fn split(table: toml::Table, problems: &mut Problems) -> Raw {
     let mut raw = Raw::default();
     let before = problems.errors.len();
     for (name, value) in table {
+        raw.present.insert(name.clone());
         match name.as_str() {
             "server" => raw.server = section("server", value, problems),
             "admin" => raw.admin = section("admin", value, problems),
             "upstream" => raw.upstream = section("upstream", value, problems),
             "auth" => raw.auth = section("auth", value, problems),
             "audit" => raw.audit = section("audit", value, problems),
-            "profile" => raw.profiles = array("profile", value, problems),
-            "grant" => raw.grants = array("grant", value, problems),
+            "profile" => {
+                raw.profile_entries = entries(&value);
+                let names = value.as_array().into_iter().flatten();
+                raw.profile_names = names.filter_map(|p| p.get("name")?.as_str().map(str::to_owned)).collect();
+                raw.profiles = array("profile", value, problems);
+            }
+            "grant" => {
+                raw.grant_entries = entries(&value);
+                raw.grants = array("grant", value, problems);
+            }
             other => problems.error(other, "unknown key"),
         }
     }
@@ -66,15 +86,37 @@ fn array<T: serde::de::DeserializeOwned>(key: &str, value: toml::Value, problems
 }
 
 pub(super) fn build(raw: Raw, file: &Path, base: &Path, problems: &mut Problems) -> Option<Config> {
-    let server = server(raw.server.unwrap_or_default(), problems);
-    let admin_listen = addr("admin.listen", &raw.admin.unwrap_or_default().listen, problems);
-    let upstream = upstream(raw.upstream.unwrap_or_default(), base, problems);
-    let auth = auth(raw.auth, base, problems);
-    let audit = audit(raw.audit.unwrap_or_default(), base, problems);
+    // A table that is present but failed to parse has reported its problems; build nothing from it.
+    fn or_default<T: Default>(parsed: Option<T>, present: bool) -> Option<T> {
+        match parsed {
+            Some(t) => Some(t),
+            None if present => None,
+            None => Some(T::default()),
+        }
+    }
+    let present = |name: &str| raw.present.contains(name);
+    let server = or_default(raw.server, present("server")).and_then(|s| server(s, problems));
+    let admin = or_default(raw.admin, present("admin"));
+    let admin_listen = admin.and_then(|a| addr("admin.listen", &a.listen, problems));
+    let upstream = or_default(raw.upstream, present("upstream")).and_then(|u| upstream(u, base, problems));
+    let auth = match (raw.auth, present("auth")) {
+        (Some(a), _) => auth(a, base, problems),
+        (None, true) => None,
+        (None, false) => {
+            problems.error("auth", "required: [auth] with issuers, audiences and keys");
+            None
+        }
+    };
+    let audit = or_default(raw.audit, present("audit")).and_then(|a| audit(a, base, problems));
     let routes = Routes::builtin();
-    let profile_names: HashSet<String> = raw.profiles.iter().map(|p| p.name.clone()).collect();
+    if raw.profile_entries == 0 {
+        problems.error("profile", "at least one [[profile]] is required");
+    }
+    if raw.grant_entries == 0 {
+        problems.error("grant", "at least one [[grant]] is required");
+    }
     let profiles = profiles(raw.profiles, upstream.as_ref().map(|u| &u.url), base, problems);
-    let grants = grants(raw.grants, &profile_names, &routes, problems);
+    let grants = grants(raw.grants, &raw.profile_names, &routes, problems);
     if raw.broken {
         return None;
     }
@@ -232,11 +274,7 @@ fn algorithms(list: &[String], problems: &mut Problems) -> Vec<Algorithm> {
     out
 }
 
-fn auth(a: Option<raw::Auth>, base: &Path, problems: &mut Problems) -> Option<AuthSettings> {
-    let Some(a) = a else {
-        problems.error("auth", "required: [auth] with issuers, audiences and keys");
-        return None;
-    };
+fn auth(a: raw::Auth, base: &Path, problems: &mut Problems) -> Option<AuthSettings> {
     if a.issuers.is_empty() || a.issuers.iter().any(String::is_empty) {
         problems.error("auth.issuers", "required: a non-empty list of non-empty strings");
     }
@@ -337,9 +375,6 @@ fn audit(a: raw::Audit, base: &Path, problems: &mut Problems) -> Option<AuditSet
 }
 
 fn profiles(list: Vec<raw::Profile>, url: Option<&BaseUrl>, base: &Path, problems: &mut Problems) -> Vec<Profile> {
-    if list.is_empty() {
-        problems.error("profile", "at least one [[profile]] is required");
-    }
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     for (i, p) in list.into_iter().enumerate() {
@@ -382,9 +417,6 @@ fn claim_value(v: &toml::Value) -> Option<serde_json::Value> {
 }
 
 fn grants(list: Vec<raw::Grant>, profiles: &HashSet<String>, routes: &Routes, problems: &mut Problems) -> Vec<Grant> {
-    if list.is_empty() {
-        problems.error("grant", "at least one [[grant]] is required");
-    }
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     for (i, g) in list.into_iter().enumerate() {
