@@ -1,47 +1,129 @@
 //! The refused-login breaker (SPEC §4 "Refused logins"): after
 //! `login_failure_threshold` refused logins in a row a profile is not sent
 //! upstream for `login_failure_cooldown`, so a wrong or rotated password
-//! cannot lock the HostedSuite account. State is per process and per
-//! profile name; it outlives config reloads.
+//! cannot lock the HostedSuite account.
+//!
+//! Counting answers alone is not enough under concurrency: six requests in
+//! flight with a wrong password would all be refused before the first
+//! refusal is counted. So a profile whose login is not known to work (at
+//! start, after a refusal, after a cooldown) admits at most
+//! `threshold - refused_in_a_row` requests at a time; the others wait for
+//! an outcome. Once HostedSuite accepts the login, requests flow freely.
+//! State is per process and per profile name.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 #[derive(Debug, Default)]
 struct State {
     refused_in_a_row: u32,
     suspended_until: Option<Instant>,
+    /// HostedSuite accepted this login since the last refusal.
+    trusted: bool,
+    /// Requests admitted whose outcome is not known yet.
+    in_flight: u32,
 }
 
 #[derive(Debug, Default)]
-pub struct LoginBreakers {
+struct Inner {
     profiles: Mutex<HashMap<String, State>>,
+    /// Woken whenever an outcome or a released slot may admit a waiter.
+    changed: Notify,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct LoginBreakers {
+    inner: Arc<Inner>,
+}
+
+/// Why a request may not go upstream.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    #[error("profile suspended after refused logins")]
+    Suspended,
+    #[error("no probe slot for the profile before the deadline")]
+    Busy,
+}
+
+/// An admitted request. Report its outcome with `refused`/`accepted`;
+/// dropping it without one (connect failure, timeout) changes no count.
+#[derive(Debug)]
+pub struct Slot {
+    breakers: LoginBreakers,
+    profile: String,
+}
+
+enum Admission {
+    Go,
+    Suspended,
+    Wait,
 }
 
 impl LoginBreakers {
     fn with<R>(&self, profile: &str, f: impl FnOnce(&mut State) -> R) -> R {
-        let mut map = self.profiles.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut map = self.inner.profiles.lock().unwrap_or_else(PoisonError::into_inner);
         f(map.entry(profile.to_owned()).or_default())
     }
 
-    /// True if the profile may be sent upstream now. A finished cooldown starts the count afresh.
-    pub fn allows(&self, profile: &str, now: Instant) -> bool {
-        self.with(profile, |s| match s.suspended_until {
-            Some(until) if now < until => false,
-            Some(_) => {
-                *s = State::default();
-                true
+    fn try_admit(&self, profile: &str, threshold: u32, now: Instant) -> Admission {
+        self.with(profile, |s| {
+            match s.suspended_until {
+                Some(until) if now < until => return Admission::Suspended,
+                Some(_) => {
+                    // Cooldown over: the count starts afresh, the login is unproven again.
+                    s.suspended_until = None;
+                    s.refused_in_a_row = 0;
+                    s.trusted = false;
+                }
+                None => {}
             }
-            None => true,
+            if s.trusted || s.in_flight + s.refused_in_a_row < threshold {
+                s.in_flight += 1;
+                Admission::Go
+            } else {
+                Admission::Wait
+            }
         })
     }
 
-    /// HostedSuite refused the login; suspends the profile at the threshold.
-    pub fn refused(&self, profile: &str, threshold: u32, cooldown: Duration, now: Instant) {
+    /// Admits a request for `profile`, waiting (until `deadline`) while the
+    /// login is unproven and enough requests are already probing it.
+    pub async fn admit(&self, profile: &str, threshold: u32, deadline: Instant) -> Result<Slot, Refused> {
+        loop {
+            let changed = self.inner.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            match self.try_admit(profile, threshold, Instant::now()) {
+                Admission::Go => return Ok(Slot { breakers: self.clone(), profile: profile.to_owned() }),
+                Admission::Suspended => return Err(Refused::Suspended),
+                Admission::Wait => {
+                    if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                        return Err(Refused::Busy);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A config reload changed the profile's password: forget its history.
+    pub fn reset(&self, profile: &str) {
         self.with(profile, |s| {
+            let in_flight = s.in_flight;
+            *s = State { in_flight, ..State::default() };
+        });
+        self.inner.changed.notify_waiters();
+    }
+}
+
+impl Slot {
+    /// HostedSuite refused the login; suspends the profile at the threshold.
+    pub fn refused(&self, threshold: u32, cooldown: Duration, now: Instant) {
+        self.breakers.with(&self.profile, |s| {
+            s.trusted = false;
             s.refused_in_a_row += 1;
             if s.refused_in_a_row >= threshold {
                 s.suspended_until = Some(now + cooldown);
@@ -49,9 +131,19 @@ impl LoginBreakers {
         })
     }
 
-    /// Any answer that is not a refused login resets the count.
-    pub fn accepted(&self, profile: &str) {
-        self.with(profile, |s| *s = State::default())
+    /// Any answer that is not a refused login resets the count and proves the login.
+    pub fn accepted(&self) {
+        self.breakers.with(&self.profile, |s| {
+            s.refused_in_a_row = 0;
+            s.trusted = true;
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.breakers.with(&self.profile, |s| s.in_flight = s.in_flight.saturating_sub(1));
+        self.breakers.inner.changed.notify_waiters();
     }
 }
 
@@ -59,30 +151,79 @@ impl LoginBreakers {
 mod tests {
     use super::*;
 
-    #[test]
-    fn suspends_at_threshold_and_recovers_after_cooldown() {
-        let b = LoginBreakers::default();
-        let t0 = Instant::now();
-        let cool = Duration::from_secs(60);
-        b.refused("p", 3, cool, t0);
-        b.refused("p", 3, cool, t0);
-        assert!(b.allows("p", t0));
-        b.refused("p", 3, cool, t0);
-        assert!(!b.allows("p", t0 + Duration::from_secs(59)));
-        assert!(b.allows("other", t0));
-        assert!(b.allows("p", t0 + cool));
-        b.refused("p", 3, cool, t0 + cool);
-        assert!(b.allows("p", t0 + cool), "count starts afresh after the cooldown");
+    const COOL: Duration = Duration::from_secs(60);
+
+    fn soon() -> Instant {
+        Instant::now() + Duration::from_millis(50)
     }
 
-    #[test]
-    fn an_accepted_answer_resets_the_count() {
+    #[tokio::test]
+    async fn suspends_at_threshold_and_recovers_after_cooldown() {
         let b = LoginBreakers::default();
         let t0 = Instant::now();
-        let cool = Duration::from_secs(60);
-        b.refused("p", 2, cool, t0);
-        b.accepted("p");
-        b.refused("p", 2, cool, t0);
-        assert!(b.allows("p", t0));
+        for _ in 0..3 {
+            b.admit("p", 3, soon()).await.unwrap().refused(3, COOL, t0);
+        }
+        assert_eq!(b.admit("p", 3, soon()).await.unwrap_err(), Refused::Suspended);
+        assert!(b.admit("other", 3, soon()).await.is_ok());
+        assert!(matches!(b.try_admit("p", 3, t0 + COOL), Admission::Go), "count starts afresh after the cooldown");
+    }
+
+    #[tokio::test]
+    async fn an_accepted_answer_resets_the_count_and_lifts_the_probe_limit() {
+        let b = LoginBreakers::default();
+        let t0 = Instant::now();
+        b.admit("p", 2, soon()).await.unwrap().refused(2, COOL, t0);
+        b.admit("p", 2, soon()).await.unwrap().accepted();
+        let mut slots: Vec<_> = futures_join(&b, 10).await;
+        assert_eq!(slots.len(), 10, "a proven login admits any number at once");
+        let last = slots.pop().unwrap();
+        drop(slots);
+        last.refused(2, COOL, t0);
+        drop(last);
+        assert!(b.admit("p", 2, soon()).await.is_ok(), "one refusal of two leaves a probe slot");
+    }
+
+    async fn futures_join(b: &LoginBreakers, n: usize) -> Vec<Slot> {
+        let mut out = Vec::new();
+        for _ in 0..n {
+            out.push(b.admit("p", 2, soon()).await.unwrap());
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn an_unproven_login_admits_only_threshold_probes_at_once() {
+        let b = LoginBreakers::default();
+        let first = b.admit("p", 2, soon()).await.unwrap();
+        let second = b.admit("p", 2, soon()).await.unwrap();
+        assert_eq!(b.admit("p", 2, soon()).await.unwrap_err(), Refused::Busy);
+
+        // A waiter is admitted when a probe ends without an outcome...
+        let waiter = {
+            let b = b.clone();
+            tokio::spawn(async move { b.admit("p", 2, Instant::now() + Duration::from_secs(5)).await.map(|_| ()) })
+        };
+        drop(first);
+        assert_eq!(waiter.await.unwrap(), Ok(()));
+
+        // One refusal of two leaves exactly one probe slot.
+        second.refused(2, COOL, Instant::now());
+        drop(second);
+        let probe = b.admit("p", 2, soon()).await.unwrap();
+        assert_eq!(b.admit("p", 2, soon()).await.unwrap_err(), Refused::Busy);
+        drop(probe);
+    }
+
+    #[tokio::test]
+    async fn reset_forgets_refusals() {
+        let b = LoginBreakers::default();
+        let t0 = Instant::now();
+        for _ in 0..2 {
+            b.admit("p", 2, soon()).await.unwrap().refused(2, COOL, t0);
+        }
+        assert!(b.admit("p", 2, soon()).await.is_err());
+        b.reset("p");
+        assert!(b.admit("p", 2, soon()).await.is_ok());
     }
 }

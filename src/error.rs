@@ -61,6 +61,8 @@ pub enum GatewayError {
     CredentialsNotAllowed(Vec<FieldError>),
     #[error("profile suspended after refused logins")]
     ProfileSuspended,
+    #[error("profile's login is being probed; no slot before the deadline")]
+    ProfileBusy,
     #[error("audit record could not be written")]
     AuditUnavailable,
     #[error("HostedSuite refused the stored login")]
@@ -126,6 +128,11 @@ impl GatewayError {
                 StatusCode::BAD_GATEWAY,
                 "UpstreamCredentialsRejected",
                 "HostedSuite refused this profile's login repeatedly; it is suspended for a while".into(),
+            ),
+            E::ProfileBusy => (
+                StatusCode::GATEWAY_TIMEOUT,
+                "UpstreamTimeout",
+                "HostedSuite has not yet confirmed this profile's login; try again shortly".into(),
             ),
             E::AuditUnavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -23,7 +23,7 @@ use crate::error::GatewayError;
 use crate::relay::{self, RelayError, Relayed};
 use crate::state::{Runtime, Shared};
 use crate::upstream::UpstreamError;
-use crate::{body, grants, inject};
+use crate::{body, breaker, grants, inject};
 
 pub type GatewayResponse = Response<Full<Bytes>>;
 
@@ -120,9 +120,11 @@ async fn try_handle(
         ex.notes(notes, &runtime.notes);
     }
 
-    if !shared.breakers.allows(&profile.name, Instant::now()) {
-        return Err(GatewayError::ProfileSuspended);
-    }
+    let threshold = config.upstream.login_failure_threshold;
+    let slot = shared.breakers.admit(&profile.name, threshold, deadline).await.map_err(|e| match e {
+        breaker::Refused::Suspended => GatewayError::ProfileSuspended,
+        breaker::Refused::Busy => GatewayError::ProfileBusy,
+    })?;
     let upstream_body = inject::inject(&fields, profile).map_err(|_| GatewayError::Internal)?;
     ex.write_request().await.map_err(|_| GatewayError::AuditUnavailable)?;
 
@@ -149,19 +151,18 @@ async fn try_handle(
         }
     };
 
-    let upstream = config.upstream.login_failure_threshold;
     match relay::relay(answer, &profile.password) {
         Err(RelayError::LoginRefused) => {
-            shared.breakers.refused(&profile.name, upstream, config.upstream.login_failure_cooldown, Instant::now());
+            slot.refused(threshold, config.upstream.login_failure_cooldown, Instant::now());
             tracing::warn!(profile = %profile.name, "HostedSuite refused the stored login");
             Err(GatewayError::UpstreamCredentialsRejected)
         }
         Err(RelayError::NotJson) => {
-            shared.breakers.accepted(&profile.name);
+            slot.accepted();
             Err(GatewayError::UpstreamBadResponse)
         }
         Ok(relayed) => {
-            shared.breakers.accepted(&profile.name);
+            slot.accepted();
             ex.record.redacted = Some(relayed.redacted);
             ex.record.result = relayed.result.clone();
             Ok(relayed)

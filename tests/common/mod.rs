@@ -1,0 +1,759 @@
+//! Shared harness for the integration tests: key and secret files in a
+//! temporary folder, the HostedSuite simulator over TLS, an in-process
+//! gateway, a raw HTTP/1.1 client (so requests can be malformed on purpose),
+//! token helpers, audit-file readers and a leak check.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use hsgate::server::Running;
+use hsgate::sim::{Account, SimOptions, Simulator, TestPki};
+use jsonwebtoken::{Algorithm, EncodingKey};
+use secrecy::SecretString;
+use serde_json::{json, Map, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+pub const ISSUER: &str = "https://idp.test.internal";
+pub const AUDIENCE: &str = "hsgate";
+pub const ED_KID: &str = "ed1";
+pub const HS_KID: &str = "hs1";
+pub const PATH: &str = "/api/calls/update";
+pub const ALIAS: &str = "/api/json/reply/UpdateCallRecordRequest";
+pub const ACME_CUSTOMER: &str = "Acme Answering";
+pub const ACME_USER: &str = "api-gateway";
+pub const GLOBEX_CUSTOMER: &str = "Globex Corp";
+pub const GLOBEX_USER: &str = "gw-globex";
+/// Subject matched by grant `notes-service` (profile acme only).
+pub const SUB: &str = "svc-notes";
+/// Subject matched by grant `multi` (profiles acme and globex).
+pub const SUB_MULTI: &str = "svc-multi";
+/// How long any single wait in a test may take before it fails.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// Random lowercase hex of `n` bytes.
+pub fn hex(n: usize) -> String {
+    let mut bytes = vec![0u8; n];
+    aws_lc_rs::rand::fill(&mut bytes).unwrap();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Knobs a test may turn before the environment starts.
+pub struct Setup {
+    /// Stored password of profile `acme`.
+    pub acme_password: String,
+    /// What the simulator accepts for acme (default: the stored one).
+    pub sim_acme_password: Option<String>,
+    /// Stored (and accepted) password of profile `globex`.
+    pub globex_password: String,
+    /// Delay of Id `fault-slow`.
+    pub slow: Duration,
+    /// Extra lines for `[server]`, `[upstream]`, `[audit]`.
+    pub server: String,
+    pub upstream: String,
+    pub audit: String,
+    /// Extra lines for `[auth]` (before the key tables).
+    pub auth: String,
+    /// `upstream.url` (default: the simulator's).
+    pub upstream_url: Option<String>,
+    /// `audit.path` (default: `audit.jsonl` in the temp folder).
+    pub audit_path: Option<String>,
+    /// TOML appended at the end (more grants, routes...).
+    pub extra: String,
+    /// The simulator's PKI (default: a fresh one); `ca.pem` is its CA.
+    pub pki: Option<TestPki>,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup {
+            // Characters that need JSON escaping, and a non-ASCII one.
+            acme_password: format!("Acme\"pw\\{}✓", hex(8)),
+            sim_acme_password: None,
+            globex_password: format!("globex-{}", hex(8)),
+            slow: Duration::from_secs(2),
+            server: String::new(),
+            upstream: String::new(),
+            audit: String::new(),
+            auth: String::new(),
+            upstream_url: None,
+            audit_path: None,
+            extra: String::new(),
+            pki: None,
+        }
+    }
+}
+
+/// Key files, secrets and a config file on disk; nothing running.
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub pki: TestPki,
+    pub config_path: PathBuf,
+    pub config_text: String,
+    pub audit_path: PathBuf,
+    pub ed_private_pem: String,
+    pub ed_private_path: PathBuf,
+    pub hmac_path: PathBuf,
+    pub hmac_secret: String,
+    pub audit_key: String,
+    pub acme_password: String,
+    pub sim_acme_password: String,
+    pub globex_password: String,
+    pub slow: Duration,
+    ed_key: EncodingKey,
+    hs_key: EncodingKey,
+    tokens: Mutex<Vec<String>>,
+}
+
+impl Fixture {
+    /// Writes every file; `upstream_url` is used unless the setup overrides it.
+    pub fn new(setup: Setup, pki: TestPki, upstream_url: &str) -> Fixture {
+        let dir = tempfile::Builder::new().prefix("hsgate-it-").tempdir().unwrap();
+        let write = |name: &str, text: &str| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, text).unwrap();
+            p
+        };
+        let ed = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+        let ed_private_pem = ed.serialize_pem();
+        let ed_private_path = write("ed.key.pem", &ed_private_pem);
+        write("ed.pub.pem", &ed.public_key_pem());
+        let hmac_secret = format!("hs-secret-{}", hex(16));
+        // A trailing newline, as secret files usually have: it must be trimmed.
+        let hmac_path = write("hmac.secret", &format!("{hmac_secret}\n"));
+        let audit_key = format!("audit-key-{}", hex(16));
+        write("audit.key", &format!("{audit_key}\n"));
+        write("acme.password", &setup.acme_password);
+        write("globex.password", &format!("{}\n", setup.globex_password));
+        write("ca.pem", &pki.ca_pem);
+        let audit_path = match &setup.audit_path {
+            Some(p) => PathBuf::from(p),
+            None => dir.path().join("audit.jsonl"),
+        };
+        let url = setup.upstream_url.clone().unwrap_or_else(|| upstream_url.to_owned());
+        let config_text = format!(
+            r#"[server]
+listen = "127.0.0.1:0"
+{server}
+
+[admin]
+listen = "127.0.0.1:0"
+
+[upstream]
+url = "{url}"
+ca_file = "ca.pem"
+{upstream}
+
+[auth]
+issuers = ["{ISSUER}"]
+audiences = ["{AUDIENCE}", "other-audience"]
+algorithms = ["EdDSA", "HS256"]
+{auth}
+
+[[auth.pem]]
+kid = "{ED_KID}"
+alg = "EdDSA"
+file = "ed.pub.pem"
+
+[[auth.hmac]]
+kid = "{HS_KID}"
+secret_file = "hmac.secret"
+
+[audit]
+sink = "file"
+path = "{audit}"
+hmac_key_file = "audit.key"
+{audit_extra}
+
+[[profile]]
+name = "acme"
+customer_name = "{ACME_CUSTOMER}"
+user_name = "{ACME_USER}"
+password_file = "acme.password"
+
+[[profile]]
+name = "globex"
+customer_name = "{GLOBEX_CUSTOMER}"
+user_name = "{GLOBEX_USER}"
+password_file = "globex.password"
+
+[[grant]]
+name = "notes-service"
+claims = {{ sub = "{SUB}" }}
+profiles = ["acme"]
+routes = ["calls.update"]
+
+[[grant]]
+name = "multi"
+claims = {{ sub = "{SUB_MULTI}" }}
+profiles = ["acme", "globex"]
+routes = ["calls.update"]
+{extra}
+"#,
+            server = setup.server,
+            upstream = setup.upstream,
+            audit = audit_path.display(),
+            audit_extra = setup.audit,
+            auth = setup.auth,
+            extra = setup.extra,
+        );
+        let config_path = write("hsgate.toml", &config_text);
+        let ed_key = EncodingKey::from_ed_pem(ed_private_pem.as_bytes()).unwrap();
+        let hs_key = EncodingKey::from_secret(hmac_secret.as_bytes());
+        Fixture {
+            dir,
+            pki,
+            config_path,
+            config_text,
+            audit_path,
+            ed_private_pem,
+            ed_private_path,
+            hmac_path,
+            hmac_secret,
+            audit_key,
+            sim_acme_password: setup.sim_acme_password.unwrap_or_else(|| setup.acme_password.clone()),
+            acme_password: setup.acme_password,
+            globex_password: setup.globex_password,
+            slow: setup.slow,
+            ed_key,
+            hs_key,
+            tokens: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Remembers a token so that the leak check looks for it.
+    pub fn remember(&self, token: &str) {
+        self.tokens.lock().unwrap().push(token.to_owned());
+    }
+
+    /// Standard claims for `sub`, valid for 10 minutes, with a `jti`.
+    pub fn claims(&self, sub: &str) -> Map<String, Value> {
+        hsgate::token::claims(ISSUER, AUDIENCE, sub, Duration::from_secs(600))
+    }
+
+    /// A valid EdDSA token for `sub`.
+    pub fn token(&self, sub: &str) -> String {
+        self.sign_ed(&self.claims(sub))
+    }
+
+    pub fn sign_ed(&self, claims: &Map<String, Value>) -> String {
+        let t = hsgate::token::sign(Algorithm::EdDSA, Some(ED_KID), &self.ed_key, claims).unwrap();
+        self.remember(&t);
+        t
+    }
+
+    pub fn sign_hs(&self, claims: &Map<String, Value>) -> String {
+        let t = hsgate::token::sign(Algorithm::HS256, Some(HS_KID), &self.hs_key, claims).unwrap();
+        self.remember(&t);
+        t
+    }
+
+    /// A hand-made token: any header, any payload, signed with the configured
+    /// EdDSA key (EdDSA) or HMAC secret (HS*).
+    pub fn craft(&self, header: &Value, payload: &Value, alg: Algorithm) -> String {
+        let key = if alg == Algorithm::EdDSA { &self.ed_key } else { &self.hs_key };
+        let t = craft(header, payload, key, alg);
+        self.remember(&t);
+        t
+    }
+
+    /// Every secret of this fixture (passwords, HMAC secret, audit key, tokens minted).
+    pub fn secrets(&self) -> Vec<String> {
+        let mut s = vec![
+            self.acme_password.clone(),
+            self.sim_acme_password.clone(),
+            self.globex_password.clone(),
+            self.hmac_secret.clone(),
+            self.audit_key.clone(),
+        ];
+        s.extend(self.tokens.lock().unwrap().iter().cloned());
+        s.sort();
+        s.dedup();
+        s
+    }
+
+    /// The audit file's bytes (missing file or a device such as /dev/full: none).
+    pub fn audit_bytes(&self) -> Vec<u8> {
+        match std::fs::metadata(&self.audit_path) {
+            Ok(m) if m.is_file() => std::fs::read(&self.audit_path).unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The audit file as JSON records (missing file: none).
+    pub fn audit_records(&self) -> Vec<Value> {
+        let text = String::from_utf8(self.audit_bytes()).expect("the audit file is UTF-8");
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("audit line is not JSON ({e}): {l}")))
+            .collect()
+    }
+
+    /// Audit records of one request id.
+    pub fn audit_for(&self, request_id: &str) -> Vec<Value> {
+        self.audit_records().into_iter().filter(|r| r["request_id"] == request_id).collect()
+    }
+
+    /// Waits (with a deadline) until the response record of `request_id` is in the file.
+    pub async fn wait_response_record(&self, request_id: &str) -> Value {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let found: Vec<Value> =
+                self.audit_for(request_id).into_iter().filter(|r| r["phase"] == "response").collect();
+            if let Some(r) = found.into_iter().next() {
+                return r;
+            }
+            assert!(Instant::now() < deadline, "no audit response record for {request_id}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// base64url(header).base64url(payload).signature
+pub fn craft(header: &Value, payload: &Value, key: &EncodingKey, alg: Algorithm) -> String {
+    let h = URL_SAFE_NO_PAD.encode(serde_json::to_vec(header).unwrap());
+    let p = URL_SAFE_NO_PAD.encode(serde_json::to_vec(payload).unwrap());
+    let message = format!("{h}.{p}");
+    let sig = jsonwebtoken::crypto::sign(message.as_bytes(), key, alg).unwrap();
+    format!("{message}.{sig}")
+}
+
+/// An unsigned (`alg: none`) token.
+pub fn unsigned(payload: &Value) -> String {
+    let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+    let p = URL_SAFE_NO_PAD.encode(serde_json::to_vec(payload).unwrap());
+    format!("{h}.{p}.")
+}
+
+/// Unix seconds now.
+pub fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// The forms a secret may take in text: as is, JSON-escaped once and twice, ASCII-escaped.
+pub fn secret_forms(secret: &str) -> Vec<String> {
+    let esc = |s: &str| {
+        let j = serde_json::to_string(s).unwrap();
+        j[1..j.len() - 1].to_owned()
+    };
+    let ascii = |s: &str| {
+        let mut out = String::new();
+        for c in s.chars() {
+            if c.is_ascii() {
+                out.push(c);
+            } else {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{u:04x}"));
+                }
+            }
+        }
+        out
+    };
+    let once = esc(secret);
+    let twice = esc(&once);
+    let mut forms = vec![secret.to_owned(), once.clone(), twice, ascii(&once), ascii(&once).to_uppercase()];
+    forms.sort();
+    forms.dedup();
+    forms
+}
+
+/// Panics if `haystack` holds any form of any secret.
+pub fn assert_no_secret(what: &str, haystack: &[u8], secrets: &[String]) {
+    let text = String::from_utf8_lossy(haystack);
+    for s in secrets {
+        for form in secret_forms(s) {
+            assert!(!text.contains(&form), "{what} leaks a secret ({form:?}):\n{text}");
+        }
+    }
+}
+
+// ---------------------------------------------------------------- HTTP client
+
+/// A raw HTTP/1.1 request.
+#[derive(Clone, Debug)]
+pub struct Req {
+    pub method: String,
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// Send the body chunked, in chunks of this size.
+    pub chunked: Option<usize>,
+    /// Add `Content-Length` for the body (unless chunked).
+    pub auto_length: bool,
+}
+
+impl Req {
+    pub fn new(method: &str, target: &str) -> Req {
+        Req {
+            method: method.into(),
+            target: target.into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            chunked: None,
+            auto_length: true,
+        }
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Req {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Removes every header called `name`.
+    pub fn without(mut self, name: &str) -> Req {
+        self.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+        self
+    }
+
+    /// Replaces header `name`.
+    pub fn set(self, name: &str, value: &str) -> Req {
+        self.without(name).header(name, value)
+    }
+
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Req {
+        self.body = body.into();
+        self
+    }
+
+    pub fn json(self, v: &Value) -> Req {
+        self.body(serde_json::to_vec(v).unwrap())
+    }
+
+    pub fn chunked(mut self, size: usize) -> Req {
+        self.chunked = Some(size);
+        self
+    }
+
+    pub fn target(mut self, target: &str) -> Req {
+        self.target = target.into();
+        self
+    }
+
+    pub fn method(mut self, method: &str) -> Req {
+        self.method = method.into();
+        self
+    }
+
+    /// The bytes on the wire (always with `Connection: close`).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = format!("{} {} HTTP/1.1\r\nHost: hsgate.test\r\n", self.method, self.target).into_bytes();
+        for (k, v) in &self.headers {
+            out.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
+        }
+        out.extend_from_slice(b"Connection: close\r\n");
+        match self.chunked {
+            Some(_) => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
+            None if self.auto_length && (!self.body.is_empty() || self.method != "GET") => {
+                out.extend_from_slice(format!("Content-Length: {}\r\n", self.body.len()).as_bytes());
+            }
+            None => {}
+        }
+        out.extend_from_slice(b"\r\n");
+        match self.chunked {
+            Some(size) => {
+                for chunk in self.body.chunks(size.max(1)) {
+                    out.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+                    out.extend_from_slice(chunk);
+                    out.extend_from_slice(b"\r\n");
+                }
+                out.extend_from_slice(b"0\r\n\r\n");
+            }
+            None => out.extend_from_slice(&self.body),
+        }
+        out
+    }
+}
+
+/// A parsed HTTP response.
+#[derive(Clone, Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// Everything received, head included.
+    pub raw: Vec<u8>,
+    /// Our end of the connection.
+    pub local: SocketAddr,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn header_all(&self, name: &str) -> Vec<&str> {
+        self.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.text()))
+    }
+
+    pub fn error_code(&self) -> String {
+        self.json()["ResponseStatus"]["ErrorCode"].as_str().unwrap_or_default().to_owned()
+    }
+
+    pub fn request_id(&self) -> String {
+        self.header("x-request-id").unwrap_or_default().to_owned()
+    }
+}
+
+/// Reads a whole response from `stream` (the server closes after it).
+pub async fn read_response(mut stream: TcpStream) -> Resp {
+    let local = stream.local_addr().unwrap();
+    let mut raw = Vec::new();
+    let read = async {
+        let mut buf = [0u8; 16384];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) => break,
+                Ok(n) => raw.extend_from_slice(&buf[..n]),
+                // A reset after the answer (unread request bytes) still leaves the answer.
+                Err(e) if !raw.is_empty() => {
+                    let _ = e;
+                    break;
+                }
+                Err(e) => panic!("reading the response failed: {e}"),
+            }
+        }
+    };
+    tokio::time::timeout(WAIT, read).await.expect("no complete response in time");
+    parse_response(raw, local)
+}
+
+pub fn parse_response(raw: Vec<u8>, local: SocketAddr) -> Resp {
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no response head in {:?}", String::from_utf8_lossy(&raw)));
+    let head = String::from_utf8_lossy(&raw[..end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap();
+    let status: u16 = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status line");
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let rest = &raw[end + 4..];
+    let find = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+    let body = if find("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked")) {
+        let mut body = Vec::new();
+        let mut at = 0;
+        loop {
+            let line_end = at + rest[at..].windows(2).position(|w| w == b"\r\n").expect("chunk size line");
+            let size_text = String::from_utf8_lossy(&rest[at..line_end]).into_owned();
+            let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).expect("chunk size");
+            at = line_end + 2;
+            if size == 0 {
+                break;
+            }
+            body.extend_from_slice(&rest[at..at + size]);
+            at += size + 2;
+        }
+        body
+    } else if let Some(len) = find("content-length") {
+        let len: usize = len.parse().unwrap();
+        assert!(rest.len() >= len, "short body: {} of {len} bytes", rest.len());
+        rest[..len].to_vec()
+    } else {
+        rest.to_vec()
+    };
+    Resp { status, headers, body, raw, local }
+}
+
+/// Connects, sends `bytes`, reads the answer.
+pub async fn exchange(addr: SocketAddr, bytes: &[u8]) -> Resp {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    read_response(stream).await
+}
+
+/// `GET path` on `addr`.
+pub async fn get(addr: SocketAddr, path: &str) -> Resp {
+    exchange(addr, &Req::new("GET", path).to_bytes()).await
+}
+
+// ---------------------------------------------------------------- environment
+
+/// Fixture + simulator + running gateway.
+pub struct TestEnv {
+    pub fx: Fixture,
+    pub sim: Simulator,
+    pub running: Option<Running>,
+    pub addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    responses: Mutex<Vec<Vec<u8>>>,
+}
+
+impl std::ops::Deref for TestEnv {
+    type Target = Fixture;
+    fn deref(&self) -> &Fixture {
+        &self.fx
+    }
+}
+
+/// Starts a simulator on loopback TLS with the acme and globex accounts.
+pub async fn start_sim(pki: &TestPki, acme_password: &str, globex_password: &str, slow: Duration) -> Simulator {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let accounts = vec![
+        Account {
+            customer_name: ACME_CUSTOMER.into(),
+            user_name: ACME_USER.into(),
+            password: SecretString::from(acme_password.to_owned()),
+        },
+        Account {
+            customer_name: GLOBEX_CUSTOMER.into(),
+            user_name: GLOBEX_USER.into(),
+            password: SecretString::from(globex_password.to_owned()),
+        },
+    ];
+    Simulator::start(listener, pki.server_config().unwrap(), SimOptions { accounts, slow, ..SimOptions::default() })
+        .unwrap()
+}
+
+impl TestEnv {
+    /// Starts everything; panics on any error.
+    pub async fn start(tweak: impl FnOnce(&mut Setup)) -> TestEnv {
+        match TestEnv::try_start(tweak).await {
+            Ok(env) => env,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Starts everything; a config that does not load is returned as the error.
+    pub async fn try_start(tweak: impl FnOnce(&mut Setup)) -> Result<TestEnv, hsgate::config::ConfigError> {
+        let mut setup = Setup::default();
+        tweak(&mut setup);
+        let pki = setup.pki.take().unwrap_or_else(|| TestPki::generate().unwrap());
+        let sim_pw = setup.sim_acme_password.clone().unwrap_or_else(|| setup.acme_password.clone());
+        let sim = start_sim(&pki, &sim_pw, &setup.globex_password, setup.slow).await;
+        let fx = Fixture::new(setup, pki, &sim.url());
+        let config = hsgate::config::load_str(&fx.config_text, &fx.config_path)?;
+        let running = hsgate::server::start(config).await.unwrap_or_else(|e| panic!("start: {e}"));
+        Ok(TestEnv {
+            addr: running.addr,
+            admin_addr: running.admin_addr,
+            running: Some(running),
+            fx,
+            sim,
+            responses: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// `POST /api/calls/update` with a bearer token and a JSON body.
+    pub fn req(&self, token: &str, body: &Value) -> Req {
+        Req::new("POST", PATH)
+            .header("Authorization", &format!("Bearer {token}"))
+            .header("Content-Type", "application/json")
+            .json(body)
+    }
+
+    /// Sends a request to the gateway; every answer is kept for the leak check.
+    pub async fn send(&self, req: &Req) -> Resp {
+        let resp = exchange(self.addr, &req.to_bytes()).await;
+        self.keep(&resp);
+        resp
+    }
+
+    pub fn keep(&self, resp: &Resp) {
+        self.responses.lock().unwrap().push(resp.raw.clone());
+    }
+
+    /// `POST /api/calls/update` with `token` and `body`.
+    pub async fn post(&self, token: &str, body: &Value) -> Resp {
+        self.send(&self.req(token, body)).await
+    }
+
+    /// A valid update of `id` as `sub` (fresh token).
+    pub async fn update(&self, sub: &str, id: &str, notes: &str) -> Resp {
+        let token = self.token(sub);
+        self.post(&token, &json!({"Id": id, "Notes": notes})).await
+    }
+
+    pub async fn metrics(&self) -> String {
+        let r = get(self.admin_addr, "/metrics").await;
+        assert_eq!(r.status, 200);
+        r.text()
+    }
+
+    /// The audit file, every answer received so far and /metrics hold no secret.
+    pub async fn assert_no_leaks(&self) {
+        let secrets = self.secrets();
+        let audit = self.audit_bytes();
+        assert_no_secret("audit file", &audit, &secrets);
+        for raw in self.responses.lock().unwrap().iter() {
+            assert_no_secret("a response", raw, &secrets);
+        }
+        let metrics = self.metrics().await;
+        assert_no_secret("/metrics", metrics.as_bytes(), &secrets);
+    }
+
+    /// Graceful shutdown (flushes the audit sink).
+    pub async fn shutdown(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await;
+        }
+    }
+}
+
+/// Asserts a gateway-made error: status, ErrorCode, ServiceStack shape, headers.
+pub fn assert_error(resp: &Resp, status: u16, code: &str, what: &str) {
+    assert_eq!(resp.status, status, "{what}: status; body {}", resp.text());
+    let v = resp.json();
+    assert_eq!(v["ResponseStatus"]["ErrorCode"], code, "{what}: ErrorCode; body {}", resp.text());
+    assert!(v["ResponseStatus"]["Message"].is_string(), "{what}: Message; body {}", resp.text());
+    assert!(v["ResponseStatus"]["Errors"].is_array(), "{what}: Errors; body {}", resp.text());
+    let ct = resp.header("content-type").unwrap_or_default().to_ascii_lowercase();
+    assert!(ct.starts_with("application/json"), "{what}: content-type {ct}");
+    assert!(!resp.request_id().is_empty(), "{what}: X-Request-Id missing");
+}
+
+/// Every string in a JSON document, keys included.
+pub fn all_strings(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(a) => a.iter().for_each(|x| all_strings(x, out)),
+        Value::Object(m) => {
+            for (k, x) in m {
+                out.push(k.clone());
+                all_strings(x, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Hex HMAC-SHA256.
+pub fn hmac_hex(key: &str, data: &str) -> String {
+    let k = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key.as_bytes());
+    aws_lc_rs::hmac::sign(&k, data.as_bytes()).as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Polls `cond` until it holds or the deadline passes.
+pub async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+pub fn path_str(p: &Path) -> String {
+    p.display().to_string()
+}
