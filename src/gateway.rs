@@ -126,7 +126,7 @@ async fn try_handle(
         breaker::Refused::Busy => GatewayError::ProfileBusy,
     })?;
     let upstream_body = inject::inject(&fields, profile).map_err(|_| GatewayError::Internal)?;
-    ex.write_request().await.map_err(|_| GatewayError::AuditUnavailable)?;
+    ex.write_request(deadline).await.map_err(|_| GatewayError::AuditUnavailable)?;
 
     let sent = Instant::now();
     let url = profile.upstream.join(&route.path);

@@ -58,6 +58,12 @@ impl<'de> Deserialize<'de> for Members {
     }
 }
 
+/// A JSON object's members in document order, duplicates kept (an error if
+/// `body` is not exactly one JSON object).
+pub fn object_members(body: &[u8]) -> Result<Vec<(String, Value)>, serde_json::Error> {
+    serde_json::from_slice::<Members>(body).map(|m| m.0)
+}
+
 /// The login fields, as ServiceStack would bind them: any case, `_`/`-` ignored.
 fn credential_name(key: &str) -> Option<&'static str> {
     let folded: String = key.chars().filter(|c| *c != '_' && *c != '-').flat_map(char::to_lowercase).collect();
@@ -72,8 +78,8 @@ fn credential_name(key: &str) -> Option<&'static str> {
 /// Parses and checks the caller's body for `route` (SPEC §4, rows
 /// "body parses", "no credential key", "no duplicate keys ...").
 pub fn parse(body: &[u8], route: &Route) -> Result<CallerFields, GatewayError> {
-    let members = match serde_json::from_slice::<Members>(body) {
-        Ok(m) => m.0,
+    let members = match object_members(body) {
+        Ok(m) => m,
         Err(e) if e.is_data() => return Err(invalid("the body must be a JSON object")),
         Err(_) => return Err(invalid("the body is not valid UTF-8 JSON")),
     };

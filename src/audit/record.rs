@@ -132,12 +132,14 @@ impl Exchange {
         line
     }
 
-    /// Writes the "request" record and waits for it: the fail-closed gate before upstream.
-    pub async fn write_request(&self) -> Result<(), AuditError> {
+    /// Writes the "request" record and waits for it (until `deadline`): the
+    /// fail-closed gate before upstream.
+    pub async fn write_request(&self, deadline: Instant) -> Result<(), AuditError> {
         let mut rec = self.record.clone();
         rec.phase = "request";
         rec.time = now_rfc3339();
-        self.log.write_acked(Self::line(&rec)).await
+        let write = self.log.write_acked(Self::line(&rec));
+        tokio::time::timeout_at(deadline, write).await.unwrap_or(Err(AuditError::NotWritten))
     }
 
     /// Writes the "response" record.
@@ -169,9 +171,7 @@ impl Drop for Exchange {
             // The request's task ended without an answer (it panicked or was aborted).
             self.complete(0);
             self.record.error_code.get_or_insert_with(|| "InternalError".to_owned());
-            if !self.log.try_write(Self::line(&self.record)) {
-                tracing::error!(request_id = %self.record.request_id, "audit queue full: response record lost");
-            }
+            self.log.try_write(Self::line(&self.record));
         }
     }
 }

@@ -14,6 +14,8 @@ use crate::config::AuditSinkKind;
 use crate::metrics::Metrics;
 
 const QUEUE: usize = 4096;
+/// Longest wait for room in a full queue before a response record is given up.
+const QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
@@ -33,6 +35,7 @@ enum Msg {
 /// Handle to the writer thread.
 pub struct AuditLog {
     tx: mpsc::Sender<Msg>,
+    metrics: Arc<Metrics>,
 }
 
 enum Out {
@@ -71,9 +74,12 @@ impl AuditLog {
         // The thread ends when the last sender is gone; `flush` is how shutdown waits for it.
         std::thread::Builder::new()
             .name("hsgate-audit".into())
-            .spawn(move || writer(out, rx, metrics))
+            .spawn({
+                let metrics = metrics.clone();
+                move || writer(out, rx, metrics)
+            })
             .map_err(|source| AuditError::Open { path: "(audit thread)".into(), source })?;
-        Ok(AuditLog { tx })
+        Ok(AuditLog { tx, metrics })
     }
 
     /// Writes a line and waits until it is written.
@@ -86,14 +92,25 @@ impl AuditLog {
         }
     }
 
-    /// Queues a line (waits only while the queue is full).
+    /// Queues a line, waiting at most `QUEUE_WAIT` while the queue is full
+    /// (a sink that stopped draining must not hang every request).
     pub async fn write(&self, line: Vec<u8>) {
-        let _ = self.tx.send(Msg::Line(line, None)).await;
+        match tokio::time::timeout(QUEUE_WAIT, self.tx.send(Msg::Line(line, None))).await {
+            Ok(Ok(())) => {}
+            _ => self.lost(),
+        }
     }
 
-    /// Queues a line without waiting (for drop paths); false if the queue is full.
-    pub fn try_write(&self, line: Vec<u8>) -> bool {
-        self.tx.try_send(Msg::Line(line, None)).is_ok()
+    fn lost(&self) {
+        self.metrics.audit_write_failures.inc();
+        tracing::error!("audit sink not draining: a response record was lost");
+    }
+
+    /// Queues a line without waiting (for drop paths).
+    pub fn try_write(&self, line: Vec<u8>) {
+        if self.tx.try_send(Msg::Line(line, None)).is_err() {
+            self.lost();
+        }
     }
 
     /// Waits until every record queued so far is written.

@@ -1,8 +1,5 @@
 //! ServiceStack-style lenient request binding: JSON / form bodies plus query-string overrides.
 
-use std::fmt;
-
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
 /// The `UpdateCallRecordRequest` DTO as bound from a request (raw JSON values).
@@ -60,35 +57,12 @@ pub fn as_text(v: &Value) -> Option<String> {
     }
 }
 
-/// All key/value pairs of a JSON object in document order, duplicates kept.
-struct OrderedPairs(Vec<(String, Value)>);
-
-impl<'de> Deserialize<'de> for OrderedPairs {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = OrderedPairs;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OrderedPairs, A::Error> {
-                let mut pairs = Vec::new();
-                while let Some((k, v)) = map.next_entry::<String, Value>()? {
-                    pairs.push((k, v));
-                }
-                Ok(OrderedPairs(pairs))
-            }
-        }
-        d.deserialize_map(V)
-    }
-}
-
 /// Parse a JSON request body that must be an object. An empty body is an empty object.
 pub fn json_pairs(body: &[u8]) -> Result<Vec<(String, Value)>, String> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Vec::new());
     }
-    serde_json::from_slice::<OrderedPairs>(body).map(|p| p.0).map_err(|e| e.to_string())
+    crate::inject::object_members(body).map_err(|e| e.to_string())
 }
 
 /// Parse `application/x-www-form-urlencoded` text (also used for query strings).
