@@ -18,12 +18,21 @@ use crate::token;
 /// Start a simulator and a gateway on loopback and print a curl line to try (Ctrl-C stops).
 #[derive(clap::Args, Debug)]
 pub struct DemoArgs {
-    /// Gateway listen address.
+    /// Gateway listen address (if its port is taken, a free one is used).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Admin listen address (/healthz, /readyz, /metrics).
+    /// Admin listen address for /healthz, /readyz, /metrics (if its port is taken, a free one is used).
     #[arg(long, default_value = "127.0.0.1:9090")]
     pub admin_listen: SocketAddr,
+}
+
+/// `addr` if it can be bound now, else the same IP with a free port: a
+/// quick start should not fail because something else has port 8080.
+fn free_or_any(addr: SocketAddr) -> SocketAddr {
+    match std::net::TcpListener::bind(addr) {
+        Ok(_) => addr,
+        Err(_) => SocketAddr::new(addr.ip(), 0),
+    }
 }
 
 const ISSUER: &str = "https://idp.demo.local";
@@ -104,8 +113,8 @@ claims = {{ sub = "{SUBJECT}" }}
 profiles = ["acme"]
 routes = ["calls.update"]
 "#,
-        listen = args.listen,
-        admin = args.admin_listen,
+        listen = free_or_any(args.listen),
+        admin = free_or_any(args.admin_listen),
         url = sim.url(),
         ca = ca_file.display(),
         public = pub_file.display(),

@@ -344,3 +344,53 @@ async fn sighup_reloads_and_reopens_the_audit_file() {
     signal(served.child.id().unwrap(), "-TERM");
     assert_eq!(wait_exit(&mut served.child).await.code(), Some(0));
 }
+
+/// The README's first command: `hsgate demo` prints a curl line whose token
+/// works against the gateway it started, and the audit record appears on stdout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_prints_a_working_curl_line() {
+    let mut child = Command::new(BIN)
+        .args(["demo", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let (mut url, mut token) = (None, None);
+    let deadline = Instant::now() + WAIT;
+    while token.is_none() {
+        let line = tokio::time::timeout_at(deadline, stderr.next_line()).await.expect("no curl line in time").unwrap();
+        let line = line.expect("demo exited before printing a curl line");
+        if let Some(rest) = line.strip_prefix("curl -sS ") {
+            url = rest.split_whitespace().next().map(str::to_owned);
+        }
+        if let Some(rest) = line.trim().strip_prefix("-H 'Authorization: Bearer ") {
+            token = rest.split('\'').next().map(str::to_owned);
+        }
+    }
+    let url = url.expect("curl line names the gateway URL");
+    let addr: std::net::SocketAddr = url.trim_start_matches("http://").split('/').next().unwrap().parse().unwrap();
+    let req = Req::new("POST", "/api/calls/update")
+        .header("Authorization", &format!("Bearer {}", token.unwrap()))
+        .header("Content-Type", "application/json")
+        .json(&json!({"Id": "call-1001", "Notes": "demo test"}));
+    let resp = exchange(addr, &req.to_bytes()).await;
+    assert_eq!(resp.status, 200, "{}", String::from_utf8_lossy(&resp.body));
+    let doc: Value = serde_json::from_slice(&resp.body).unwrap();
+    assert_eq!(doc["Notes"], "demo test");
+
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut phases = Vec::new();
+    while phases.len() < 2 {
+        let line = tokio::time::timeout_at(deadline, stdout.next_line()).await.expect("no audit line in time").unwrap();
+        let record: Value = serde_json::from_str(&line.expect("stdout closed")).expect("stdout holds JSON audit lines");
+        assert_eq!(record["kind"], "hsgate.audit");
+        phases.push(record["phase"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(phases, ["request", "response"]);
+    signal(child.id().unwrap(), "-INT");
+    assert!(wait_exit(&mut child).await.success(), "demo exits 0 on Ctrl-C");
+}
