@@ -289,3 +289,64 @@ fn inject_output_for_a_minimal_body_is_exact() {
         r#"{"Id":"c-9","Notes":"","CustomerName":"Acme Answering","UserName":"api-gateway","Password":"hunter2"}"#
     );
 }
+
+/// A tiny deterministic PRNG (xorshift64*) so the mutation test needs no crate
+/// and every failure is reproducible from the printed seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// Fuzz-style: thousands of mutated bodies (bytes flipped, inserted, deleted,
+/// login-looking keys spliced in) never panic the parser, and whatever it
+/// accepts is injected with exactly one login and no smuggled one.
+#[test]
+fn mutated_bodies_never_panic_and_never_smuggle_a_login() {
+    let route = route();
+    let profile = profile("p@ss\"word");
+    let seeds: &[&[u8]] = &[
+        br#"{"Id":"call-1001","Notes":"x"}"#,
+        br#"{"id":"a","notes":"","Password":null}"#,
+        br#"{"Id":"call-1","Notes":"\u00e9","User_Name":null,"customer-name":null}"#,
+    ];
+    let splices: &[&[u8]] = &[b"\"Password\":\"x\",", b"\"pass_word\":1,", b"\"ID\":\"y\",", b"\\u0000", b"{", b"\""];
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut accepted = 0;
+    for round in 0..20_000 {
+        let mut body = seeds[rng.below(seeds.len())].to_vec();
+        for _ in 0..1 + rng.below(3) {
+            let at = rng.below(body.len() + 1);
+            match rng.below(4) {
+                0 if at < body.len() => body[at] ^= 1 << rng.below(8),
+                1 if at < body.len() => {
+                    body.remove(at);
+                }
+                2 => body.insert(at, rng.next() as u8),
+                _ => {
+                    let s = splices[rng.below(splices.len())];
+                    body.splice(at..at, s.iter().copied());
+                }
+            }
+        }
+        let Ok(fields) = parse(&body, &route) else { continue };
+        accepted += 1;
+        let sent: Vec<(String, Value)> = object_members(&inject(&fields, &profile).unwrap()).unwrap();
+        let logins: Vec<_> = sent.iter().filter(|(k, _)| credential_name(k).is_some()).collect();
+        assert_eq!(logins.len(), 3, "round {round}: body {:?} -> {sent:?}", String::from_utf8_lossy(&body));
+        assert!(sent.iter().any(|(k, v)| k == "Password" && v == "p@ss\"word"), "round {round}");
+        let mut keys: Vec<String> = sent.iter().map(|(k, _)| k.to_lowercase()).collect();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), sent.len(), "round {round}: duplicate key sent upstream");
+    }
+    assert!(accepted > 500, "the mutations should leave many bodies valid, got {accepted}");
+}

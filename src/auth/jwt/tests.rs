@@ -476,3 +476,37 @@ fn error_text_never_echoes_the_token() {
     let text = err.to_string();
     assert!(!text.contains("SECRETMARKER") && !text.contains(&token), "{text}");
 }
+
+/// Fuzz-style: every single-character change to valid tokens of each key
+/// type (and a few truncations) is refused, and nothing panics.
+#[test]
+fn mutated_tokens_never_verify() {
+    let auth = settings();
+    let tokens = [
+        craft(&json!({"alg": "ES256", "kid": "ec"}), &base_claims(), &enc(Algorithm::ES256, ec()), Algorithm::ES256),
+        craft(&json!({"alg": "EdDSA", "kid": "ed"}), &base_claims(), &enc(Algorithm::EdDSA, ed()), Algorithm::EdDSA),
+        craft(&json!({"alg": "HS256"}), &base_claims(), &hmac_key(), Algorithm::HS256),
+    ];
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ ";
+    let mut tried = 0;
+    for token in &tokens {
+        assert!(verify(&auth, token, NOW).is_ok(), "the unmutated token verifies");
+        let bytes = token.as_bytes();
+        for at in 0..bytes.len() {
+            for &c in &ALPHABET[(at % 7)..][..4] {
+                if c == bytes[at] {
+                    continue;
+                }
+                let mut mutated = bytes.to_vec();
+                mutated[at] = c;
+                let mutated = String::from_utf8(mutated).unwrap();
+                assert!(verify(&auth, &mutated, NOW).is_err(), "mutation at {at} to {:?} verified", c as char);
+                tried += 1;
+            }
+        }
+        for cut in [1, 2, 10, token.len() / 2] {
+            assert!(verify(&auth, &token[..token.len() - cut], NOW).is_err(), "truncated by {cut} verified");
+        }
+    }
+    assert!(tried > 1000, "{tried}");
+}
