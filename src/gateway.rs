@@ -19,8 +19,11 @@ use tracing::Instrument;
 
 use crate::audit::Exchange;
 use crate::auth;
+use crate::config::Profile;
 use crate::error::GatewayError;
+use crate::inject::CallerFields;
 use crate::relay::{self, RelayError, Relayed};
+use crate::routes::Route;
 use crate::state::{Runtime, Shared};
 use crate::upstream::UpstreamError;
 use crate::{body, breaker, grants, inject};
@@ -119,13 +122,27 @@ async fn try_handle(
     if let Some(notes) = fields.notes() {
         ex.notes(notes, &runtime.notes);
     }
+    forward(shared, runtime, route, profile, &fields, ex, deadline).await
+}
 
+/// The checked request to HostedSuite and its answer back: breaker, audit
+/// gate, upstream call, relay.
+async fn forward(
+    shared: &Shared,
+    runtime: &Runtime,
+    route: &Route,
+    profile: &Profile,
+    fields: &CallerFields,
+    ex: &mut Exchange,
+    deadline: Instant,
+) -> Result<Relayed, GatewayError> {
+    let config = &runtime.config;
     let threshold = config.upstream.login_failure_threshold;
     let slot = shared.breakers.admit(&profile.name, threshold, deadline).await.map_err(|e| match e {
         breaker::Refused::Suspended => GatewayError::ProfileSuspended,
         breaker::Refused::Busy => GatewayError::ProfileBusy,
     })?;
-    let upstream_body = inject::inject(&fields, profile).map_err(|_| GatewayError::Internal)?;
+    let upstream_body = inject::inject(fields, profile).map_err(|_| GatewayError::Internal)?;
     ex.write_request(deadline).await.map_err(|_| GatewayError::AuditUnavailable)?;
 
     let sent = Instant::now();
