@@ -1,0 +1,280 @@
+"""hsgate's own conformance cases, run with the shared harness beside the public ones:
+
+    python3 ../shared/conformance/run.py --bin target/release/hsgate \
+        --cases ../shared/conformance/cases_public.py --cases tests/conformance/cases_extra.py
+
+They exercise SPEC rows the public sample leaves out, from outside, with tokens
+minted by an independent JOSE library. Core stage only (no ops keys, no signals).
+"""
+import json
+import socket
+import time
+
+from harness import UPDATE, b64u, case, check, eq, now
+
+BODY = {"Id": "call-1002", "Notes": "extra"}
+
+
+# -- token rules ------------------------------------------------------------------
+
+def refused_token(t, tok):
+    t.expect_refused(t.post(BODY, token=tok), 401, "InvalidToken")
+
+
+@case("x-token-alg-none")
+def _(t):
+    refused_token(t, t.craft({"alg": "none", "kid": "rsa1"}, t.claims()))
+
+
+@case("x-token-crit-header")
+def _(t):
+    key = t.ctx.keys["rsa1"]
+    refused_token(t, t.craft({"alg": "RS256", "kid": "rsa1", "crit": ["exp"], "exp": 1}, t.claims(), "RS256", key.private))
+
+
+@case("x-token-hs256-signed-with-rsa-public-key")
+def _(t):
+    from harness import public_pem
+    pub = public_pem(t.ctx.keys["rsa1"].private)
+    refused_token(t, t.craft({"alg": "HS256", "kid": "rsa1"}, t.claims(), "HS256", pub))
+    refused_token(t, t.craft({"alg": "HS256"}, t.claims(), "HS256", pub))
+
+
+@case("x-token-kid-of-other-key")
+def _(t):
+    refused_token(t, t.token("ES256", kid="rsa1"))
+    refused_token(t, t.token("RS256", kid="nope"))
+
+
+@case("x-token-no-kid-tries-matching-keys")
+def _(t):
+    t.expect_relayed(t.post(BODY, token=t.token("ES256", kid=None)), BODY)
+
+
+@case("x-token-attacker-key-with-our-kid")
+def _(t):
+    refused_token(t, t.token("RS256", key=t.ctx.attacker_key))
+    refused_token(t, t.token("RS256", key=t.ctx.attacker_key, header={"jwk": t.ctx.attacker_key.public_jwk()}))
+
+
+@case("x-token-key-headers-ignored-when-valid")
+def _(t):
+    hdr = {"jku": "https://127.0.0.1:1/jwks.json", "x5u": "https://127.0.0.1:1/c.pem"}
+    t.expect_relayed(t.post(BODY, token=t.token("ES256", header=hdr)), BODY)
+
+
+@case("x-token-time-rules")
+def _(t):
+    n = now()
+    refused_token(t, t.token(nbf=n + 300))
+    refused_token(t, t.token(iat=n + 300, exp=n + 900))
+    refused_token(t, t.token(exp=None))
+    refused_token(t, t.token(iat=None))                       # max_token_lifetime needs iat
+    refused_token(t, t.token(iat=n, exp=n + 3 * 3600))        # longer than max_token_lifetime = 2h
+    t.expect_relayed(t.post(BODY, token=t.token(exp=n - 10)), BODY)   # within leeway 30s
+
+
+@case("x-token-claim-rules")
+def _(t):
+    refused_token(t, t.token(iss=["https://idp.test"]))
+    refused_token(t, t.token(iss="https://evil.test"))
+    refused_token(t, t.token(aud=["billing", "other"]))
+    refused_token(t, t.token(sub=None))
+    t.expect_relayed(t.post(BODY, token=t.token(aud=["billing", "hsgate"])), BODY)
+
+
+@case("x-token-16k-accepted-bigger-refused")
+def _(t):
+    base = t.token(pad="")
+    pad = 16384 - len(base)
+    tok = t.token(pad="a" * (pad * 3 // 4 - 4))
+    while len(tok) < 16384:
+        tok = t.token(pad="a" * (len(json.loads(__import__("base64").urlsafe_b64decode(tok.split(".")[1] + "==="))["pad"]) + 1))
+    while len(tok) > 16384:
+        cur = json.loads(__import__("base64").urlsafe_b64decode(tok.split(".")[1] + "==="))["pad"]
+        tok = t.token(pad=cur[:-1])
+    check(len(tok) <= 16384 and len(tok) > 16300, f"token length {len(tok)}")
+    t.expect_relayed(t.post(BODY, token=tok), BODY)
+    t.sim.clear()
+    refused_token(t, t.token(pad="a" * 16500))
+
+
+@case("x-authorization-header-rules")
+def _(t):
+    tok = t.token()
+    r = t.post(BODY, token=None, headers=[("Authorization", f"Bearer {tok}"), ("Authorization", f"Bearer {tok}")])
+    t.expect_refused(r, 401, "MissingToken")
+    t.expect_refused(t.post(BODY, token=None, headers=[("Authorization", f"Basic {tok}")]), 401, "MissingToken")
+    t.expect_refused(t.post(BODY, token=None, headers=[("Authorization", "Bearer ")]), 401, "MissingToken")
+    t.expect_relayed(t.post(BODY, token=None, headers=[("Authorization", f"bEaReR {tok}")]), BODY)
+
+
+# -- request shape ------------------------------------------------------------------
+
+@case("x-path-exact-match")
+def _(t):
+    for p in ("/api/calls/update/", "/API/calls/update", "/api/calls/./update", "/api/calls/%75pdate"):
+        t.expect_refused(t.post(BODY, path=p), 404, "NotFound")
+
+
+@case("x-query-refused-before-body-checks")
+def _(t):
+    t.expect_refused(t.post(BODY, query="callback=cb"), 400, "QueryNotAllowed")
+    t.expect_refused(t.post("not json", query="Password=x", ctype="text/plain"), 400, "QueryNotAllowed")
+    t.expect_refused(t.post(BODY, token="bad.token.here", query="x=1"), 401, "InvalidToken")
+
+
+@case("x-body-shape")
+def _(t):
+    for body in ("", "[1]", '"x"', "{", '{"Id":"call-1001","Notes":"x"} {}', b"\xff\xfe{}"):
+        t.expect_refused(t.post(body), 400, "InvalidRequest")
+    t.expect_refused(t.post('{"Id":"call-1001","id":"call-1002","Notes":""}'), 400, "InvalidRequest", field="id")
+    t.expect_refused(t.post({"Id": "call-1001", "Notes": "", "Extra": 1}), 400, "InvalidRequest", field="Extra")
+    t.expect_refused(t.post({"Id": "", "Notes": ""}), 400, "InvalidRequest", field="Id")
+    t.expect_refused(t.post({"Id": 1001, "Notes": ""}), 400, "InvalidRequest", field="Id")
+    t.expect_refused(t.post({"Id": "call-1001", "Notes": 5}), 400, "InvalidRequest", field="Notes")
+
+
+@case("x-credentials-any-spelling")
+def _(t):
+    for key in ("password", "PASSWORD", "User_Name", "customer-name", "uSeRnAmE"):
+        t.expect_refused(t.post({**BODY, key: "x"}), 400, "CredentialsNotAllowed")
+    t.expect_refused(t.post('{"Id":"call-1001","Notes":"","Password":null,"password":null}'), 400, "InvalidRequest")
+
+
+@case("x-body-too-large", config={"server": {"max_body_bytes": 1024}})
+def _(t):
+    big = {"Id": "call-1001", "Notes": "x" * 2000}
+    t.expect_refused(t.post(big), 413, "PayloadTooLarge")
+    data = json.dumps(big).encode()
+    t.expect_refused(t.post(None, chunks=[data[i:i + 300] for i in range(0, len(data), 300)]), 413, "PayloadTooLarge")
+    t.expect_relayed(t.post({"Id": "call-1001", "Notes": "y" * 900}), {"Id": "call-1001", "Notes": "y" * 900})
+
+
+@case("x-body-timeout", config={"server": {"request_timeout": "1s"}}, isolated=True)
+def _(t):
+    tok = t.token()
+    head = (f"POST {UPDATE} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {tok}\r\n"
+            "Content-Type: application/json\r\nContent-Length: 50\r\nX-Request-Id: slow-body-1\r\n\r\n{\"Id\":")
+    out = t.send_raw(head.encode(), read_timeout=5)
+    check(out.startswith(b"HTTP/1.1 408"), f"expected 408, got {out[:60]!r}")
+    check(b"RequestTimeout" in out, "ErrorCode RequestTimeout")
+    t.expect_no_upstream()
+    eq([r["status"] for r in t.audit("slow-body-1", want=1)], [408], "audit status")
+
+
+# -- upstream outcomes ------------------------------------------------------------
+
+@case("x-upstream-faults")
+def _(t):
+    for call_id, status, code in (("fault-html500", 502, "UpstreamBadResponse"), ("fault-badjson", 502, "UpstreamBadResponse"),
+                                  ("fault-reset", 502, "UpstreamUnavailable"), ("fault-slow", 504, "UpstreamTimeout")):
+        t.sim.clear()
+        r = t.post({"Id": call_id, "Notes": "x"})
+        t.expect_error(r, status, code)
+        check(len(t.calls()) <= 1, f"{call_id}: request sent more than once")
+    t.sim.clear()
+    r = t.post({"Id": "fault-500json", "Notes": "x"})
+    t.expect_relayed(r, {"Id": "fault-500json", "Notes": "x"})
+    eq((r.status, r.error_code), (500, "NullReferenceException"), "relayed 500")
+
+
+@case("x-upstream-403-is-refused-login")
+def _(t):
+    t.expect_error(t.post({"Id": "fault-403", "Notes": "x"}), 502, "UpstreamCredentialsRejected")
+
+
+@case("x-upstream-refusal-as-401", isolated=True)
+def _(t):
+    t.sim.refusal = (401, "Unauthorized")
+    t.expect_error(t.post(BODY, token=t.token(sub="svc-stale")), 502, "UpstreamCredentialsRejected")
+
+
+@case("x-upstream-untrusted-certificate", config=lambda ctx: {"upstream": {"url": ctx.rogue.url}}, isolated=True)
+def _(t):
+    t.expect_error(t.post(BODY), 502, "UpstreamUnavailable")
+    eq(t.ctx.rogue.requests("/api/"), [], "requests that reached the untrusted upstream")
+
+
+@case("x-upstream-nothing-listening", config=lambda ctx: {"upstream": {"url": f"https://localhost:{ctx.dead_port}"}}, isolated=True)
+def _(t):
+    t.expect_error(t.post(BODY), 502, "UpstreamUnavailable")
+
+
+@case("x-breaker-suspends-after-threshold", isolated=True)
+def _(t):
+    for _ in range(3):
+        t.expect_error(t.post(BODY, token=t.token(sub="svc-stale")), 502, "UpstreamCredentialsRejected")
+    eq(len(t.calls()), 3, "refused logins that reached HostedSuite")
+    t.expect_error(t.post(BODY, token=t.token(sub="svc-stale")), 502, "UpstreamCredentialsRejected")
+    eq(len(t.calls()), 3, "a suspended profile is not sent upstream")
+    t.sim.clear()
+    t.expect_relayed(t.post(BODY), BODY)      # acme is unaffected
+
+
+@case("x-echo-escaped-and-as-object", isolated=True)
+def _(t):
+    t.sim.echo_as_text = False
+    t.expect_redacted(t.post({"Id": "fault-echo", "Notes": "x"}), "acme")
+    t.sim.clear()
+    t.sim.echo_as_text, t.sim.echo_escaped = True, True
+    t.expect_redacted(t.post({"Id": "fault-echo", "Notes": "x"}, token=t.token(sub="svc-multi"), profile="globex"), "globex")
+
+
+# -- audit ------------------------------------------------------------------------
+
+@case("x-audit-unwritable-refuses", config={"audit": {"path": "/dev/full"}}, isolated=True)
+def _(t):
+    t.expect_refused(t.post(BODY), 503, "AuditUnavailable")
+
+
+@case("x-audit-include-notes", config={"audit": {"include_notes": True}}, isolated=True)
+def _(t):
+    r = t.post({"Id": "call-1003", "Notes": "Gate 12"}, rid="notes-on-1")
+    eq(r.status, 200, "status")
+    eq([x.get("notes") for x in t.audit("notes-on-1", want=2)], ["Gate 12", "Gate 12"], "notes in records")
+
+
+@case("x-audit-caller-hangs-up")
+def _(t):
+    body = json.dumps({"Id": "fault-slow", "Notes": "x"}).encode()
+    head = (f"POST {UPDATE} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t.token()}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nX-Request-Id: hangup-1\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", t.gw.port)) as s:
+        s.sendall(head + body)
+        time.sleep(0.2)
+    recs = [x for x in t.audit("hangup-1", want=2, timeout=5) if x["phase"] == "response"]
+    eq(len(recs), 1, "response records for a caller that hung up")
+
+
+@case("x-audit-404-and-405")
+def _(t):
+    t.post(BODY, path="/nope", rid="nf-1")
+    t.post(None, method="GET", ctype=None, rid="mna-1")
+    eq([(x["route"], x["status"], x["decision"]) for x in t.audit("nf-1", want=1)], [(None, 404, "deny")], "404 record")
+    eq([(x["route"], x["status"]) for x in t.audit("mna-1", want=1)], [("calls.update", 405)], "405 record")
+
+
+# -- command line -----------------------------------------------------------------
+
+@case("x-check-reports-every-error", config={"upstream": {"tiemout": "5s"}, "server": {"max_body_bytes": "big"}},
+      start=False)
+def _(t):
+    rc, out = t.gw.check_config()
+    eq(rc, 2, "exit code")
+    check("tiemout" in out and "max_body_bytes" in out, f"both problems named: {out[-400:]!r}")
+    check(str(t.gw.config_file) in out, "the file is named")
+
+
+@case("x-plaintext-upstream-refused", config=lambda ctx: {"upstream": {"url": "http://127.0.0.1:1"}}, start=False)
+def _(t):
+    rc, out = t.gw.check_config()
+    eq(rc, 2, f"exit code ({out[-200:]!r})")
+    check("upstream.url" in out, "names upstream.url")
+
+
+@case("x-serve-config-error-exit-2", config={"grant": [{"name": "g", "claims": {}, "profiles": ["nope"], "routes": ["x"]}]},
+      start=False)
+def _(t):
+    t.gw.start(wait=False)
+    eq(t.gw.proc.wait(10), 2, "serve exit code on a bad config")
