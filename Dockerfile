@@ -2,7 +2,7 @@
 # Build: a release binary with the locked dependency tree.
 FROM rust:1-bookworm AS build
 WORKDIR /src
-# aws-lc-rs builds C code with cmake-free gcc; nothing else is needed.
+# aws-lc-rs compiles its C code with the image's gcc; nothing else is needed.
 COPY Cargo.toml Cargo.lock rustfmt.toml clippy.toml ./
 COPY src ./src
 COPY config ./config

@@ -111,6 +111,8 @@ async fn accept_loop(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    // An IPv4 client of a dual-stack listener reads as 1.2.3.4:5, not [::ffff:1.2.3.4]:5.
+                    let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
                     let _ = stream.set_nodelay(true);
                     let shared = shared.clone();
                     let service = service_fn(move |req| {
