@@ -3,9 +3,12 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
+use std::sync::Arc;
 
-use crate::config::{self, AuditSinkKind, Config, ConfigError};
+use crate::config::{self, AuditSinkKind, Config, ConfigError, Problem};
+use crate::metrics::Metrics;
 use crate::server::{self, StartError};
+use crate::state::Runtime;
 
 /// A fatal error and the exit code SPEC §2 gives it.
 #[derive(Debug, thiserror::Error)]
@@ -21,8 +24,7 @@ pub enum Fatal {
 impl Fatal {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Fatal::Config(_) => 2,
-            Fatal::Start(StartError::Runtime(_)) => 2,
+            Fatal::Config(_) | Fatal::Start(StartError::Runtime(_)) => 2,
             Fatal::Start(StartError::Bind { .. }) | Fatal::Other(_) => 1,
         }
     }
@@ -34,7 +36,7 @@ pub async fn serve(file: &Path) -> Result<(), Fatal> {
     for w in &config.warnings {
         tracing::warn!(key = %w.key, "{}", w.message);
     }
-    let running = server::start(config).await?;
+    let running = server::start(config).await.map_err(|e| as_config_error(file, e))?;
     wait_for_stop().await?;
     running.shutdown().await;
     Ok(())
@@ -60,10 +62,26 @@ async fn wait_for_stop() -> Result<(), Fatal> {
     tokio::signal::ctrl_c().await.map_err(|e| Fatal::Other(e.to_string()))
 }
 
-/// Validates the config and returns the summary `check` prints.
+/// Validates the config and builds what `serve` would build from it (the
+/// upstream TLS client, the audit sink — a file sink is opened for append,
+/// as `nginx -t` opens its logs), then returns the summary `check` prints.
 pub fn check(file: &Path) -> Result<String, Fatal> {
     let config = config::load(file)?;
-    Ok(summary(&config))
+    let text = summary(&config);
+    Runtime::build(config, &Arc::new(Metrics::new())).map_err(|e| as_config_error(file, StartError::Runtime(e)))?;
+    Ok(text)
+}
+
+/// A value that validated but could not be used (an audit file that cannot
+/// be opened, say) is a config error: exit 2, naming the file and the key.
+fn as_config_error(file: &Path, e: StartError) -> Fatal {
+    match e {
+        StartError::Runtime(e) => Fatal::Config(ConfigError {
+            file: file.to_owned(),
+            problems: vec![Problem { key: e.key().to_owned(), message: e.to_string() }],
+        }),
+        other => Fatal::Start(other),
+    }
 }
 
 /// A human summary of a loaded config, with no secret in it.

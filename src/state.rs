@@ -30,6 +30,16 @@ pub enum RuntimeError {
     Upstream(#[from] upstream::BuildError),
 }
 
+impl RuntimeError {
+    /// The config key whose value could not be put to use.
+    pub fn key(&self) -> &'static str {
+        match self {
+            RuntimeError::Audit(_) => "audit.path",
+            RuntimeError::Upstream(_) => "upstream.ca_file",
+        }
+    }
+}
+
 impl Runtime {
     pub fn build(config: Config, metrics: &Arc<Metrics>) -> Result<Runtime, RuntimeError> {
         let upstream = Upstream::new(&config.upstream)?;

@@ -173,6 +173,21 @@ async fn check_reports_every_problem_with_file_and_key() {
     assert_no_secret("check errors", format!("{}{}", out.stdout, out.stderr).as_bytes(), &fx.secrets());
 }
 
+/// `check` builds what `serve` builds: an audit file that cannot be opened
+/// fails both, with exit 2 naming the file and `audit.path`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unusable_audit_path_fails_check_and_serve_alike() {
+    let fx = fixture(|s| s.audit_path = Some("/nonexistent-hsgate-dir/audit.jsonl".into()));
+    let config = path_str(&fx.config_path);
+    for command in ["check", "serve"] {
+        let out = run(&[command, "--config", &config]).await;
+        assert_eq!(out.status.code(), Some(2), "{command}: {}", out.stderr);
+        for needle in ["audit.path", "/nonexistent-hsgate-dir/audit.jsonl", config.as_str()] {
+            assert!(out.stderr.contains(needle), "{command}: stderr lacks {needle}: {}", out.stderr);
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_exit_codes_for_config_and_bind_errors() {
     let fx = fixture(|_| {});
