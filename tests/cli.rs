@@ -69,16 +69,21 @@ struct Served {
     stdout: Option<tokio::process::ChildStdout>,
 }
 
-async fn serve(config: &Path) -> Served {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--config", &path_str(config)])
+/// The binary running with `args`, stdout and stderr piped, killed on drop.
+fn spawn_piped(args: &[&str]) -> Child {
+    Command::new(BIN)
+        .args(args)
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+async fn serve(config: &Path) -> Served {
+    let mut child = spawn_piped(&["serve", "--config", &path_str(config)]);
     let stdout = child.stdout.take();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let (tx, mut logs) = mpsc::unbounded_channel();
@@ -364,15 +369,7 @@ async fn sighup_reloads_and_reopens_the_audit_file() {
 /// works against the gateway it started, and the audit record appears on stdout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_prints_a_working_curl_line() {
-    let mut child = Command::new(BIN)
-        .args(["demo", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut child = spawn_piped(&["demo", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"]);
     let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
     let (mut url, mut token) = (None, None);
     let deadline = Instant::now() + WAIT;
