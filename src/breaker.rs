@@ -108,15 +108,6 @@ impl LoginBreakers {
             }
         }
     }
-
-    /// A config reload changed the profile's password: forget its history.
-    pub fn reset(&self, profile: &str) {
-        self.with(profile, |s| {
-            let in_flight = s.in_flight;
-            *s = State { in_flight, ..State::default() };
-        });
-        self.inner.changed.notify_waiters();
-    }
 }
 
 impl Slot {
@@ -213,17 +204,5 @@ mod tests {
         let probe = b.admit("p", 2, soon()).await.unwrap();
         assert_eq!(b.admit("p", 2, soon()).await.unwrap_err(), Refused::Busy);
         drop(probe);
-    }
-
-    #[tokio::test]
-    async fn reset_forgets_refusals() {
-        let b = LoginBreakers::default();
-        let t0 = Instant::now();
-        for _ in 0..2 {
-            b.admit("p", 2, soon()).await.unwrap().refused(2, COOL, t0);
-        }
-        assert!(b.admit("p", 2, soon()).await.is_err());
-        b.reset("p");
-        assert!(b.admit("p", 2, soon()).await.is_ok());
     }
 }

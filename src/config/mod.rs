@@ -20,8 +20,6 @@ use serde::de::DeserializeOwned;
 use crate::auth::VerifyKey;
 use crate::routes::Routes;
 
-pub use secret::resolve_path;
-
 /// A validated configuration.
 #[derive(Debug)]
 pub struct Config {

@@ -236,7 +236,7 @@ fn upstream(u: raw::Upstream, base: &Path, problems: &mut Problems) -> Option<Up
 }
 
 /// PEM certificates to trust; at least one.
-pub fn load_roots(key: &str, path: &Path, problems: &mut Problems) -> Option<Vec<CertificateDer<'static>>> {
+fn load_roots(key: &str, path: &Path, problems: &mut Problems) -> Option<Vec<CertificateDer<'static>>> {
     let certs: Result<Vec<_>, _> = match CertificateDer::pem_file_iter(path) {
         Ok(iter) => iter.collect(),
         Err(e) => {
