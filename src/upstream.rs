@@ -30,8 +30,14 @@ pub const USER_AGENT_VALUE: &str = concat!("hsgate/", env!("CARGO_PKG_VERSION"))
 pub struct UpstreamAnswer {
     pub status: StatusCode,
     pub content_type: Option<HeaderValue>,
-    pub body: Bytes,
+    /// The body, unless it was larger than [`MAX_UPSTREAM_BODY`] (the status
+    /// still tells whether the login was refused).
+    pub body: Result<Bytes, TooLarge>,
 }
+
+/// An upstream body over [`MAX_UPSTREAM_BODY`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooLarge;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
@@ -40,8 +46,6 @@ pub enum UpstreamError {
     Unavailable(String),
     #[error("upstream did not answer in time")]
     Timeout,
-    #[error("upstream answer larger than {MAX_UPSTREAM_BODY} bytes")]
-    TooLarge,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -110,18 +114,12 @@ impl Upstream {
         let exchange = async {
             let response = self.client.request(request).await.map_err(|e| UpstreamError::Unavailable(chain(&e)))?;
             let (parts, body) = response.into_parts();
-            let body = Limited::new(body, MAX_UPSTREAM_BODY).collect().await.map_err(|e| {
-                if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
-                    UpstreamError::TooLarge
-                } else {
-                    UpstreamError::Unavailable(e.to_string())
-                }
-            })?;
-            Ok(UpstreamAnswer {
-                status: parts.status,
-                content_type: parts.headers.get(CONTENT_TYPE).cloned(),
-                body: body.to_bytes(),
-            })
+            let body = match Limited::new(body, MAX_UPSTREAM_BODY).collect().await {
+                Ok(collected) => Ok(collected.to_bytes()),
+                Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(TooLarge),
+                Err(e) => return Err(UpstreamError::Unavailable(e.to_string())),
+            };
+            Ok(UpstreamAnswer { status: parts.status, content_type: parts.headers.get(CONTENT_TYPE).cloned(), body })
         };
         tokio::time::timeout_at(until, exchange).await.unwrap_or(Err(UpstreamError::Timeout))
     }

@@ -18,6 +18,7 @@ use secrecy::SecretString;
 use serde::de::DeserializeOwned;
 
 use crate::auth::VerifyKey;
+use crate::relay::Redactor;
 use crate::routes::Routes;
 
 /// A validated configuration.
@@ -42,6 +43,9 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     pub header_read_timeout: Duration,
     pub request_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub write_timeout: Duration,
+    pub max_connections: usize,
     pub shutdown_grace: Duration,
 }
 
@@ -102,6 +106,8 @@ pub struct Profile {
     pub customer_name: String,
     pub user_name: String,
     pub password: SecretString,
+    /// Finds this password in HostedSuite's answers (built once, here).
+    pub redactor: Redactor,
     pub upstream: BaseUrl,
 }
 

@@ -12,12 +12,12 @@ fn answer(status: u16, body: &[u8]) -> UpstreamAnswer {
     UpstreamAnswer {
         status: StatusCode::from_u16(status).unwrap(),
         content_type: Some(HeaderValue::from_static(JSON)),
-        body: Bytes::copy_from_slice(body),
+        body: Ok(Bytes::copy_from_slice(body)),
     }
 }
 
-fn secret(p: &str) -> SecretString {
-    SecretString::from(p.to_owned())
+fn secret(p: &str) -> Redactor {
+    Redactor::new(&secrecy::SecretString::from(p.to_owned()))
 }
 
 /// The password as it stands inside a JSON string literal (no quotes).
