@@ -9,8 +9,9 @@ use tokio::time::Instant;
 
 use crate::error::GatewayError;
 
-/// `Content-Type: application/json`, any case, with at most a utf-8 charset.
-pub fn is_json(headers: &HeaderMap) -> bool {
+/// `Content-Type: application/json` (or, where `text_plain` is true,
+/// `text/plain`), any case, with at most a utf-8 charset.
+pub fn is_json(headers: &HeaderMap, text_plain: bool) -> bool {
     let mut values = headers.get_all(CONTENT_TYPE).iter();
     let (Some(value), None) = (values.next(), values.next()) else {
         return false;
@@ -19,7 +20,10 @@ pub fn is_json(headers: &HeaderMap) -> bool {
         return false;
     };
     let mut parts = text.split(';');
-    if !parts.next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")) {
+    let media_type = parts.next().unwrap_or_default().trim();
+    let accepted = media_type.eq_ignore_ascii_case("application/json")
+        || (text_plain && media_type.eq_ignore_ascii_case("text/plain"));
+    if !accepted {
         return false;
     }
     parts.all(|param| {
@@ -83,7 +87,8 @@ mod tests {
             "application/json; charset=UTF-8",
             "application/json;charset=\"utf8\"",
         ] {
-            assert!(is_json(&ct(ok)), "{ok}");
+            assert!(is_json(&ct(ok), false), "{ok}");
+            assert!(is_json(&ct(ok), true), "{ok}");
         }
         for bad in [
             "text/plain",
@@ -92,11 +97,22 @@ mod tests {
             "application/x-www-form-urlencoded",
             "",
         ] {
-            assert!(!is_json(&ct(bad)), "{bad}");
+            assert!(!is_json(&ct(bad), false), "{bad}");
         }
-        assert!(!is_json(&HeaderMap::new()));
+        assert!(!is_json(&HeaderMap::new(), true));
         let mut two = ct("application/json");
         two.append(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        assert!(!is_json(&two));
+        assert!(!is_json(&two, true));
+    }
+
+    #[test]
+    fn text_plain_only_where_allowed_and_under_the_same_charset_rule() {
+        for ok in ["text/plain", "text/plain;charset=UTF-8", "TEXT/PLAIN; charset=\"utf8\""] {
+            assert!(is_json(&ct(ok), true), "{ok}");
+            assert!(!is_json(&ct(ok), false), "{ok}");
+        }
+        for bad in ["text/plain; charset=iso-8859-1", "text/plainx", "text/html", "text/*"] {
+            assert!(!is_json(&ct(bad), true), "{bad}");
+        }
     }
 }

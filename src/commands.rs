@@ -128,7 +128,8 @@ pub fn summary(c: &Config) -> String {
         );
     }
     for r in c.routes.iter() {
-        let _ = writeln!(s, "  route         {}: POST {} (+{} alias(es))", r.name, r.path, r.aliases.len());
+        let extra: Vec<&str> = c.routes.extra_paths(r).collect();
+        let _ = writeln!(s, "  route         {}: POST {} (also {})", r.name, r.path, extra.join(", "));
     }
     for w in &c.warnings {
         let _ = writeln!(s, "warning: {w}");

@@ -16,6 +16,7 @@ use super::{
     UpstreamSettings,
 };
 use crate::auth::keys;
+use crate::relay::Redactor;
 use crate::routes::Routes;
 
 /// The file's tables, each deserialized on its own so one bad table does not hide the others.
@@ -108,7 +109,15 @@ pub(super) fn build(raw: Raw, file: &Path, base: &Path, problems: &mut Problems)
         }
     };
     let audit = or_default(raw.audit, present("audit")).and_then(|a| audit(a, base, problems));
-    let routes = Routes::builtin();
+    let routes = match Routes::new(vec![Routes::builtin_route()]) {
+        Ok(r) => Some(r),
+        Err(clashes) => {
+            for c in clashes {
+                problems.error("route", c.to_string());
+            }
+            None
+        }
+    };
     if raw.profile_entries == 0 {
         problems.error("profile", "at least one [[profile]] is required");
     }
@@ -116,7 +125,7 @@ pub(super) fn build(raw: Raw, file: &Path, base: &Path, problems: &mut Problems)
         problems.error("grant", "at least one [[grant]] is required");
     }
     let profiles = profiles(raw.profiles, upstream.as_ref().map(|u| &u.url), base, problems);
-    let grants = grants(raw.grants, &raw.profile_names, &routes, problems);
+    let grants = grants(raw.grants, &raw.profile_names, routes.as_ref(), problems);
     if raw.broken {
         return None;
     }
@@ -129,7 +138,7 @@ pub(super) fn build(raw: Raw, file: &Path, base: &Path, problems: &mut Problems)
         audit: audit?,
         profiles,
         grants,
-        routes,
+        routes: routes?,
         warnings: Vec::new(),
     })
 }
@@ -153,6 +162,9 @@ fn positive(key: &str, d: std::time::Duration, problems: &mut Problems) {
 /// Upper bound for `max_body_bytes`: the gateway buffers bodies in memory.
 const MAX_BODY_LIMIT: u64 = 16 * 1024 * 1024;
 
+/// Upper bound for `max_connections` (each one holds a file descriptor and buffers).
+const MAX_CONNECTIONS_LIMIT: u64 = 1_000_000;
+
 fn server(s: raw::Server, problems: &mut Problems) -> Option<ServerSettings> {
     let listen = addr("server.listen", &s.listen, problems);
     if s.max_body_bytes == 0 || s.max_body_bytes > MAX_BODY_LIMIT {
@@ -160,11 +172,19 @@ fn server(s: raw::Server, problems: &mut Problems) -> Option<ServerSettings> {
     }
     positive("server.header_read_timeout", s.header_read_timeout, problems);
     positive("server.request_timeout", s.request_timeout, problems);
+    positive("server.idle_timeout", s.idle_timeout, problems);
+    positive("server.write_timeout", s.write_timeout, problems);
+    if s.max_connections == 0 || s.max_connections > MAX_CONNECTIONS_LIMIT {
+        problems.error("server.max_connections", format!("must be between 1 and {MAX_CONNECTIONS_LIMIT}"));
+    }
     Some(ServerSettings {
         listen: listen?,
         max_body_bytes: usize::try_from(s.max_body_bytes.min(MAX_BODY_LIMIT)).ok()?,
         header_read_timeout: s.header_read_timeout,
         request_timeout: s.request_timeout,
+        idle_timeout: s.idle_timeout,
+        write_timeout: s.write_timeout,
+        max_connections: usize::try_from(s.max_connections.clamp(1, MAX_CONNECTIONS_LIMIT)).ok()?,
         shutdown_grace: s.shutdown_grace,
     })
 }
@@ -399,6 +419,7 @@ fn profiles(list: Vec<raw::Profile>, url: Option<&BaseUrl>, base: &Path, problem
                 name: p.name,
                 customer_name: p.customer_name,
                 user_name: p.user_name,
+                redactor: Redactor::new(&password),
                 password,
                 upstream: url.clone(),
             });
@@ -416,7 +437,12 @@ fn claim_value(v: &toml::Value) -> Option<serde_json::Value> {
     }
 }
 
-fn grants(list: Vec<raw::Grant>, profiles: &HashSet<String>, routes: &Routes, problems: &mut Problems) -> Vec<Grant> {
+fn grants(
+    list: Vec<raw::Grant>,
+    profiles: &HashSet<String>,
+    routes: Option<&Routes>,
+    problems: &mut Problems,
+) -> Vec<Grant> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     for (i, g) in list.into_iter().enumerate() {
@@ -446,7 +472,7 @@ fn grants(list: Vec<raw::Grant>, profiles: &HashSet<String>, routes: &Routes, pr
             problems.error(format!("{key}.routes"), "must list at least one route");
         }
         for r in &g.routes {
-            if routes.by_name(r).is_none() {
+            if routes.is_some_and(|routes| routes.by_name(r).is_none()) {
                 problems.error(format!("{key}.routes"), format!("no route named {r:?}"));
             }
         }
