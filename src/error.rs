@@ -77,103 +77,226 @@ pub enum GatewayError {
     Internal,
 }
 
-/// How an error is shown to the caller.
+/// Whether the gateway refused the request before anything was forwarded
+/// (audit `decision`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Deny,
+    Allow,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Deny => "deny",
+            Decision::Allow => "allow",
+        }
+    }
+}
+
+/// A header some answers carry besides the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Extra {
+    None,
+    /// `WWW-Authenticate` with this challenge.
+    Challenge(&'static str),
+    /// `Allow` with these methods.
+    Allow(&'static str),
+}
+
+/// How an error is shown to the caller, and how the audit records it.
+#[derive(Debug)]
 pub struct Answer {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
     pub errors: Vec<FieldError>,
+    pub decision: Decision,
+    pub extra: Extra,
 }
 
+const CHALLENGE: &str = "Bearer realm=\"hsgate\"";
+const CHALLENGE_INVALID: &str = "Bearer realm=\"hsgate\", error=\"invalid_token\"";
+
 impl GatewayError {
-    /// The caller-facing status, ErrorCode and message. Exhaustive on purpose:
-    /// a new variant must be placed here before it compiles.
+    /// Everything about the answer: status, ErrorCode, message, field errors,
+    /// audit decision and extra header. ONE exhaustive match on purpose: a new
+    /// variant must be placed here, every property decided, before it compiles.
     pub fn answer(&self) -> Answer {
+        use Decision::{Allow, Deny};
         use GatewayError as E;
-        let (status, code, message): (StatusCode, &'static str, String) = match self {
-            E::NotFound => (StatusCode::NOT_FOUND, "NotFound", "no such route".into()),
-            E::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "only POST is allowed".into()),
-            E::MissingToken(why) => (StatusCode::UNAUTHORIZED, "MissingToken", (*why).into()),
-            E::InvalidToken(e) => (StatusCode::UNAUTHORIZED, "InvalidToken", e.to_string()),
-            E::NoGrant => (StatusCode::FORBIDDEN, "Forbidden", "no grant matches this caller".into()),
-            E::RouteNotGranted => {
-                (StatusCode::FORBIDDEN, "Forbidden", "the caller's grant does not include this route".into())
+        let (status, code, message, errors, decision, extra): (
+            StatusCode,
+            &'static str,
+            String,
+            Vec<FieldError>,
+            Decision,
+            Extra,
+        ) = match self {
+            E::NotFound => (StatusCode::NOT_FOUND, "NotFound", "no such route".into(), vec![], Deny, Extra::None),
+            E::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "MethodNotAllowed",
+                "only POST is allowed".into(),
+                vec![],
+                Deny,
+                Extra::Allow("POST"),
+            ),
+            E::MissingToken(why) => {
+                (StatusCode::UNAUTHORIZED, "MissingToken", (*why).into(), vec![], Deny, Extra::Challenge(CHALLENGE))
             }
+            E::InvalidToken(e) => (
+                StatusCode::UNAUTHORIZED,
+                "InvalidToken",
+                e.to_string(),
+                vec![],
+                Deny,
+                Extra::Challenge(CHALLENGE_INVALID),
+            ),
+            E::NoGrant => {
+                (StatusCode::FORBIDDEN, "Forbidden", "no grant matches this caller".into(), vec![], Deny, Extra::None)
+            }
+            E::RouteNotGranted => (
+                StatusCode::FORBIDDEN,
+                "Forbidden",
+                "the caller's grant does not include this route".into(),
+                vec![],
+                Deny,
+                Extra::None,
+            ),
             E::ProfileRequired => (
                 StatusCode::BAD_REQUEST,
                 "ProfileRequired",
                 "the grant has several profiles: name one in the HostedSuite-Profile header".into(),
+                vec![],
+                Deny,
+                Extra::None,
             ),
-            E::ProfileNotGranted => {
-                (StatusCode::FORBIDDEN, "Forbidden", "the caller's grant does not include this profile".into())
-            }
-            E::QueryNotAllowed => (StatusCode::BAD_REQUEST, "QueryNotAllowed", "a query string is not allowed".into()),
+            E::ProfileNotGranted => (
+                StatusCode::FORBIDDEN,
+                "Forbidden",
+                "the caller's grant does not include this profile".into(),
+                vec![],
+                Deny,
+                Extra::None,
+            ),
+            E::QueryNotAllowed => (
+                StatusCode::BAD_REQUEST,
+                "QueryNotAllowed",
+                "a query string is not allowed".into(),
+                vec![],
+                Deny,
+                Extra::None,
+            ),
             E::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "UnsupportedMediaType",
                 "Content-Type must be application/json (charset utf-8)".into(),
+                vec![],
+                Deny,
+                Extra::None,
             ),
-            E::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLarge", "request body too large".into()),
-            E::RequestTimeout => {
-                (StatusCode::REQUEST_TIMEOUT, "RequestTimeout", "request body not received in time".into())
+            E::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PayloadTooLarge",
+                "request body too large".into(),
+                vec![],
+                Deny,
+                Extra::None,
+            ),
+            E::RequestTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "RequestTimeout",
+                "request body not received in time".into(),
+                vec![],
+                Deny,
+                Extra::None,
+            ),
+            E::BodyRead => (
+                StatusCode::BAD_REQUEST,
+                "InvalidRequest",
+                "request body could not be read".into(),
+                vec![],
+                Deny,
+                Extra::None,
+            ),
+            E::InvalidRequest(msg, errors) => {
+                (StatusCode::BAD_REQUEST, "InvalidRequest", msg.clone(), errors.clone(), Deny, Extra::None)
             }
-            E::BodyRead => (StatusCode::BAD_REQUEST, "InvalidRequest", "request body could not be read".into()),
-            E::InvalidRequest(msg, _) => (StatusCode::BAD_REQUEST, "InvalidRequest", msg.clone()),
-            E::CredentialsNotAllowed(_) => (
+            E::CredentialsNotAllowed(errors) => (
                 StatusCode::BAD_REQUEST,
                 "CredentialsNotAllowed",
                 "the gateway supplies the HostedSuite login: remove CustomerName, UserName and Password".into(),
+                errors.clone(),
+                Deny,
+                Extra::None,
             ),
             E::ProfileSuspended => (
                 StatusCode::BAD_GATEWAY,
                 "UpstreamCredentialsRejected",
                 "HostedSuite refused this profile's login repeatedly; it is suspended for a while".into(),
+                vec![],
+                Deny,
+                Extra::None,
             ),
             E::ProfileBusy => (
                 StatusCode::GATEWAY_TIMEOUT,
                 "UpstreamTimeout",
                 "HostedSuite has not yet confirmed this profile's login; try again shortly".into(),
+                vec![],
+                Deny,
+                Extra::None,
             ),
             E::AuditUnavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "AuditUnavailable",
                 "the audit record could not be written; nothing was forwarded".into(),
+                vec![],
+                Deny,
+                Extra::None,
             ),
             E::UpstreamCredentialsRejected => (
                 StatusCode::BAD_GATEWAY,
                 "UpstreamCredentialsRejected",
                 "HostedSuite refused the stored login for this profile".into(),
+                vec![],
+                Allow,
+                Extra::None,
             ),
             E::UpstreamBadResponse => (
                 StatusCode::BAD_GATEWAY,
                 "UpstreamBadResponse",
-                "HostedSuite answered with something that is not JSON".into(),
+                "HostedSuite answered with something that is not a usable JSON answer".into(),
+                vec![],
+                Allow,
+                Extra::None,
             ),
-            E::UpstreamUnavailable => {
-                (StatusCode::BAD_GATEWAY, "UpstreamUnavailable", "HostedSuite could not be reached".into())
-            }
-            E::UpstreamTimeout => {
-                (StatusCode::GATEWAY_TIMEOUT, "UpstreamTimeout", "HostedSuite did not answer in time".into())
-            }
-            E::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "internal error".into()),
+            E::UpstreamUnavailable => (
+                StatusCode::BAD_GATEWAY,
+                "UpstreamUnavailable",
+                "HostedSuite could not be reached".into(),
+                vec![],
+                Allow,
+                Extra::None,
+            ),
+            E::UpstreamTimeout => (
+                StatusCode::GATEWAY_TIMEOUT,
+                "UpstreamTimeout",
+                "HostedSuite did not answer in time".into(),
+                vec![],
+                Allow,
+                Extra::None,
+            ),
+            E::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalError",
+                "internal error".into(),
+                vec![],
+                Allow,
+                Extra::None,
+            ),
         };
-        let errors = match self {
-            E::InvalidRequest(_, errors) | E::CredentialsNotAllowed(errors) => errors.clone(),
-            _ => Vec::new(),
-        };
-        Answer { status, code, message, errors }
-    }
-
-    /// True for refusals decided before anything was forwarded upstream.
-    pub fn is_refusal(&self) -> bool {
-        !matches!(
-            self,
-            GatewayError::UpstreamCredentialsRejected
-                | GatewayError::UpstreamBadResponse
-                | GatewayError::UpstreamUnavailable
-                | GatewayError::UpstreamTimeout
-                | GatewayError::Internal
-        )
+        Answer { status, code, message, errors, decision, extra }
     }
 }
 
@@ -188,8 +311,10 @@ mod tests {
         assert_eq!(GatewayError::ProfileSuspended.answer().code, "UpstreamCredentialsRejected");
         assert_eq!(GatewayError::NoGrant.answer().status, StatusCode::FORBIDDEN);
         assert_eq!(GatewayError::ProfileRequired.answer().status, StatusCode::BAD_REQUEST);
-        assert!(GatewayError::AuditUnavailable.is_refusal());
-        assert!(!GatewayError::UpstreamTimeout.is_refusal());
+        assert_eq!(GatewayError::AuditUnavailable.answer().decision, Decision::Deny);
+        assert_eq!(GatewayError::UpstreamTimeout.answer().decision, Decision::Allow);
+        assert_eq!(GatewayError::MethodNotAllowed.answer().extra, Extra::Allow("POST"));
+        assert_eq!(GatewayError::NoGrant.answer().extra, Extra::None);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use tracing::Instrument;
 use crate::audit::Exchange;
 use crate::auth;
 use crate::config::Profile;
-use crate::error::GatewayError;
+use crate::error::{Answer, Extra, GatewayError};
 use crate::inject::CallerFields;
 use crate::relay::{self, RelayError, Relayed};
 use crate::routes::Route;
@@ -32,11 +32,17 @@ pub type GatewayResponse = Response<Full<Bytes>>;
 
 const REQUEST_ID: &str = "x-request-id";
 
-/// Answers one request; never fails.
-pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>, peer: SocketAddr) -> GatewayResponse {
+/// Answers one request; never fails. `request_id` comes from
+/// [`request_id`], taken by the caller so that it can answer with the same id
+/// should this task panic.
+pub async fn handle(
+    shared: Arc<Shared>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    request_id: String,
+) -> GatewayResponse {
     let runtime = shared.runtime.load_full();
     let deadline = Instant::now() + runtime.config.server.request_timeout;
-    let request_id = request_id(req.headers());
     let path = req.uri().path().to_owned();
     let span = tracing::info_span!("request", request_id = %request_id, method = %req.method(), path = %path);
     async move {
@@ -51,15 +57,13 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>, peer: SocketAdd
             Err(e) => {
                 let answer = e.answer();
                 exchange.record.error_code = Some(answer.code.to_owned());
-                if e.is_refusal() {
-                    exchange.record.decision = "deny";
-                }
+                exchange.record.decision = answer.decision.as_str();
                 if answer.status.is_server_error() {
                     tracing::warn!(error_code = answer.code, "request failed");
                 } else {
                     tracing::info!(error_code = answer.code, "request refused");
                 }
-                error_response(&e, &request_id)
+                error_response(answer, &request_id)
             }
         };
         let status = response.status().as_u16();
@@ -80,7 +84,8 @@ async fn try_handle(
     deadline: Instant,
 ) -> Result<Relayed, GatewayError> {
     let config = &runtime.config;
-    let route = config.routes.by_path(req.uri().path()).ok_or(GatewayError::NotFound)?;
+    let matched = config.routes.by_path(req.uri().path()).ok_or(GatewayError::NotFound)?;
+    let route = matched.route;
     ex.record.route = Some(route.name.clone());
     if req.method() != Method::POST {
         return Err(GatewayError::MethodNotAllowed);
@@ -112,7 +117,7 @@ async fn try_handle(
     if req.uri().query().is_some() {
         return Err(GatewayError::QueryNotAllowed);
     }
-    if !body::is_json(req.headers()) {
+    if !body::is_json(req.headers(), matched.kind.accepts_text_plain()) {
         return Err(GatewayError::UnsupportedMediaType);
     }
     let (parts, incoming) = req.into_parts();
@@ -160,7 +165,6 @@ async fn forward(
             let (label, err) = match &e {
                 UpstreamError::Timeout => ("timeout", GatewayError::UpstreamTimeout),
                 UpstreamError::Unavailable(_) => ("error", GatewayError::UpstreamUnavailable),
-                UpstreamError::TooLarge => ("too_large", GatewayError::UpstreamBadResponse),
             };
             shared.metrics.upstream(&route.name, label, seconds);
             tracing::warn!(error = %e, "upstream request failed");
@@ -168,14 +172,16 @@ async fn forward(
         }
     };
 
-    match relay::relay(answer, &profile.password) {
+    match relay::relay(answer, &profile.redactor) {
         Err(RelayError::LoginRefused) => {
             slot.refused(threshold, config.upstream.login_failure_cooldown, Instant::now());
             tracing::warn!(profile = %profile.name, "HostedSuite refused the stored login");
             Err(GatewayError::UpstreamCredentialsRejected)
         }
-        Err(RelayError::NotJson) => {
+        Err(e @ (RelayError::NotJson | RelayError::BadStatus | RelayError::TooLarge)) => {
+            // An answer that is not a refused login resets the count (SPEC §4).
             slot.accepted();
+            tracing::warn!(error = %e, "HostedSuite's answer cannot be relayed");
             Err(GatewayError::UpstreamBadResponse)
         }
         Ok(relayed) => {
@@ -224,8 +230,7 @@ fn relayed_response(relayed: Relayed, request_id: &str) -> GatewayResponse {
 }
 
 /// A gateway-made, ServiceStack-shaped error.
-pub fn error_response(e: &GatewayError, request_id: &str) -> GatewayResponse {
-    let answer = e.answer();
+pub fn error_response(answer: Answer, request_id: &str) -> GatewayResponse {
     let doc = serde_json::json!({
         "ResponseStatus": {"ErrorCode": answer.code, "Message": answer.message, "Errors": answer.errors}
     });
@@ -233,18 +238,14 @@ pub fn error_response(e: &GatewayError, request_id: &str) -> GatewayResponse {
     let mut response =
         with_headers(answer.status, HeaderValue::from_static("application/json"), body.into(), request_id);
     let headers = response.headers_mut();
-    match e {
-        GatewayError::MissingToken(_) => {
-            headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"hsgate\""));
+    match answer.extra {
+        Extra::None => {}
+        Extra::Challenge(challenge) => {
+            headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
         }
-        GatewayError::InvalidToken(_) => {
-            headers
-                .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"hsgate\", error=\"invalid_token\""));
+        Extra::Allow(methods) => {
+            headers.insert(ALLOW, HeaderValue::from_static(methods));
         }
-        GatewayError::MethodNotAllowed => {
-            headers.insert(ALLOW, HeaderValue::from_static("POST"));
-        }
-        _ => {}
     }
     response
 }
@@ -274,11 +275,11 @@ mod tests {
 
     #[test]
     fn error_bodies_are_servicestack_shaped_with_auth_headers() {
-        let r = error_response(&GatewayError::InvalidToken(auth::TokenError::Expired), "rid-1");
+        let r = error_response(GatewayError::InvalidToken(auth::TokenError::Expired).answer(), "rid-1");
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(r.headers()[WWW_AUTHENTICATE], "Bearer realm=\"hsgate\", error=\"invalid_token\"");
         assert_eq!(r.headers()[REQUEST_ID], "rid-1");
-        let r = error_response(&GatewayError::MethodNotAllowed, "rid-2");
+        let r = error_response(GatewayError::MethodNotAllowed.answer(), "rid-2");
         assert_eq!(r.headers()[ALLOW], "POST");
     }
 
