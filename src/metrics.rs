@@ -44,6 +44,8 @@ pub struct Metrics {
     pub auth_failures: Family<Reason, Counter>,
     pub audit_write_failures: Counter,
     pub config_reloads: Family<ResultLabel, Counter>,
+    /// Gateway connections closed by one of their deadlines, by reason.
+    pub connections_closed: Family<Reason, Counter>,
 }
 
 impl Default for Metrics {
@@ -62,6 +64,7 @@ impl Metrics {
         let auth_failures = Family::<Reason, Counter>::default();
         let audit_write_failures = Counter::default();
         let config_reloads = Family::<ResultLabel, Counter>::default();
+        let connections_closed = Family::<Reason, Counter>::default();
         let build_info = Family::<Version, Gauge>::default();
         build_info.get_or_create(&Version { version: env!("CARGO_PKG_VERSION").into() }).set(1);
 
@@ -85,6 +88,11 @@ impl Metrics {
             audit_write_failures.clone(),
         );
         registry.register("hsgate_config_reloads", "Config reload attempts", config_reloads.clone());
+        registry.register(
+            "hsgate_connections_closed",
+            "Gateway connections closed by a deadline or at the connection cap",
+            connections_closed.clone(),
+        );
         registry.register("hsgate_build_info", "Build information", build_info);
         Metrics {
             registry,
@@ -95,12 +103,17 @@ impl Metrics {
             auth_failures,
             audit_write_failures,
             config_reloads,
+            connections_closed,
         }
     }
 
     pub fn request(&self, route: &str, status: u16, seconds: f64) {
         self.requests.get_or_create(&RouteStatus { route: route.into(), status: status.to_string() }).inc();
         self.request_duration.observe(seconds);
+    }
+
+    pub fn connection_closed(&self, reason: &str) {
+        self.connections_closed.get_or_create(&Reason { reason: reason.into() }).inc();
     }
 
     pub fn upstream(&self, route: &str, status: &str, seconds: f64) {

@@ -406,3 +406,30 @@ async fn demo_prints_a_working_curl_line() {
     signal(child.id().unwrap(), "-INT");
     assert!(wait_exit(&mut child).await.success(), "demo exits 0 on Ctrl-C");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_every_connection_slot_held_by_silent_clients_exits() {
+    // Silent clients would hold their slots for a minute; the grace is 1 s.
+    let fx = fixture(|s| {
+        s.server =
+            "max_connections = 2\nheader_read_timeout = \"60s\"\nidle_timeout = \"60s\"\nshutdown_grace = \"1s\""
+                .into();
+    });
+    let mut served = serve(&fx.config_path).await;
+    let mut silent = Vec::new();
+    for _ in 0..4 {
+        silent.push(tokio::net::TcpStream::connect(served.addr).await.unwrap());
+    }
+    // The cap is reached once the gateway has accepted two of them.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let line = tokio::time::timeout_at(deadline, served.logs.recv()).await.expect("no cap log line").unwrap();
+        if line.contains("connection cap reached") {
+            break;
+        }
+    }
+    signal(served.child.id().unwrap(), "-TERM");
+    let status = wait_exit(&mut served.child).await;
+    assert_eq!(status.code(), Some(0), "exit after SIGTERM with every slot held");
+    drop(silent);
+}

@@ -21,6 +21,15 @@ pub struct Server {
     /// Whole request, from the head's arrival to the answer (upstream included).
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
+    /// A connection with no request in progress is closed after this long.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Time the client has to take an answer (a stalled write, or an HTTP/2
+    /// stream whose flow-control window stays shut) before the connection is closed.
+    #[serde(with = "humantime_serde")]
+    pub write_timeout: Duration,
+    /// Open gateway connections at most.
+    pub max_connections: u64,
     /// How long in-flight requests may take to finish on SIGTERM/SIGINT.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
@@ -33,6 +42,9 @@ impl Default for Server {
             max_body_bytes: 65536,
             header_read_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(30),
+            max_connections: 4096,
             shutdown_grace: Duration::from_secs(25),
         }
     }

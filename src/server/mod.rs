@@ -1,33 +1,49 @@
-//! Listeners and lifecycle: bind both listeners, serve each connection in
-//! its own task (HTTP/1.1 and h2c), each request in its own task so that a
-//! caller hanging up cannot cut a forwarded request short of its audit
-//! record, and drain gracefully on shutdown.
+//! Listeners and lifecycle: bind both listeners, accept under a connection
+//! cap, serve each connection in its own task (`conn`, with every state
+//! under a deadline: `activity`, `io`, `body`), and drain gracefully on
+//! shutdown.
+//!
+//! At the cap, the accept loop stops accepting (new clients wait in the
+//! kernel's backlog) and idle keep-alive connections are closed to make
+//! room; a connection that never sends a request is closed after
+//! `header_read_timeout`, so no client waits behind silent ones for longer
+//! than that. The wait for a free slot is raced against shutdown.
 
-use std::convert::Infallible;
+mod activity;
+mod body;
+mod conn;
+mod io;
+
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 
+use crate::admin;
 use crate::config::{Config, ServerSettings};
-use crate::error::GatewayError;
 use crate::metrics::Metrics;
 use crate::state::{Runtime, RuntimeError, Shared};
-use crate::{admin, gateway};
 
-/// Open connections at most; further clients wait in the kernel's backlog.
-const MAX_CONNECTIONS: usize = 4096;
-/// Largest request head hyper buffers (SPEC: headers up to 32 KiB are accepted).
+pub use activity::{Expiry, Limits};
+
+/// Largest request head hyper buffers (SPEC: heads up to 32 KiB are accepted).
 const MAX_HEAD_BYTES: usize = 64 * 1024;
-const MAX_HEADER_LIST: u32 = 48 * 1024;
+/// Header fields per HTTP/1 head: as many as fit in 32 KiB (`a:\r\n` is the smallest field).
+const MAX_HEAD_FIELDS: usize = 32 * 1024 / 4;
+/// HTTP/2 header list (name + value + 32 bytes per field, RFC 9113): a 32 KiB head of up to 1,024 fields.
+const MAX_HEADER_LIST: u32 = 32 * 1024 + 32 * 1024;
+/// Concurrent HTTP/2 streams per connection.
+const MAX_STREAMS: u32 = 128;
+/// HTTP/2 keep-alive: a ping after this long without a frame from the client ...
+const H2_PING_INTERVAL: Duration = Duration::from_secs(20);
+/// ... unanswered for this long closes the connection.
+const H2_PING_TIMEOUT: Duration = Duration::from_secs(20);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -79,8 +95,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
 }
 
 impl Running {
-    /// Graceful stop: not ready, no new connections, in-flight requests
-    /// finish within `shutdown_grace`, the audit queue is flushed.
+    /// Graceful stop: not ready, no new connections, open connections finish
+    /// their requests within `shutdown_grace` (then they are closed), the
+    /// audit queue is flushed.
     pub async fn shutdown(self) {
         self.shared.ready.store(false, Ordering::SeqCst);
         let _ = self.stop.send(true);
@@ -91,45 +108,65 @@ impl Running {
     }
 }
 
+/// The HTTP/1.1 + h2c server settings every connection uses.
+fn http_builder() -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // Head and idle deadlines are the connection's own (`activity`): hyper's
+    // header timer would also close idle keep-alive connections early.
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(None)
+        .max_buf_size(MAX_HEAD_BYTES)
+        .max_headers(MAX_HEAD_FIELDS);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(MAX_HEADER_LIST)
+        .max_concurrent_streams(MAX_STREAMS)
+        .keep_alive_interval(H2_PING_INTERVAL)
+        .keep_alive_timeout(H2_PING_TIMEOUT);
+    builder
+}
+
+/// Resolves once shutdown has begun, or the `Running` handle is gone.
+async fn stopping(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopping| *stopping).await;
+}
+
 async fn accept_loop(
     listener: TcpListener,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
     settings: ServerSettings,
 ) {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(settings.header_read_timeout)
-        .max_buf_size(MAX_HEAD_BYTES);
-    builder.http2().timer(TokioTimer::new()).max_header_list_size(MAX_HEADER_LIST).max_concurrent_streams(128);
-    let graceful = GracefulShutdown::new();
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let slots = Arc::new(Semaphore::new(settings.max_connections));
+    let (evict, evicted) = watch::channel(0u64);
+    let (force, forced) = watch::channel(false);
+    let context =
+        conn::Listener { shared, builder: Arc::new(http_builder()), stop: stop.clone(), force: forced, evict: evicted };
     loop {
-        let Ok(permit) = slots.clone().acquire_owned().await else { break };
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                tracing::warn!(limit = settings.max_connections, "connection cap reached; closing idle connections");
+                evict.send_modify(|n| *n = n.wrapping_add(1));
+                tokio::select! {
+                    slot = slots.clone().acquire_owned() => match slot {
+                        Ok(slot) => slot,
+                        Err(_) => break,
+                    },
+                    () = stopping(&mut stop) => break,
+                }
+            }
+        };
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     // An IPv4 client of a dual-stack listener reads as 1.2.3.4:5, not [::ffff:1.2.3.4]:5.
                     let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
                     let _ = stream.set_nodelay(true);
-                    let shared = shared.clone();
-                    let service = service_fn(move |req| {
-                        let task = tokio::spawn(gateway::handle(shared.clone(), req, peer));
-                        async move {
-                            Ok::<_, Infallible>(task.await.unwrap_or_else(|_| {
-                                gateway::error_response(&GatewayError::Internal, "internal")
-                            }))
-                        }
-                    });
-                    let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned());
-                    tokio::spawn(async move {
-                        if let Err(e) = conn.await {
-                            tracing::debug!(error = %e, %peer, "connection ended with an error");
-                        }
-                        drop(permit);
-                    });
+                    tokio::spawn(conn::serve(stream, peer, context.clone(), slot));
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
@@ -137,12 +174,16 @@ async fn accept_loop(
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },
-            _ = stop.changed() => break,
+            () = stopping(&mut stop) => break,
         }
     }
     drop(listener);
-    let open = graceful.count();
-    if tokio::time::timeout(settings.shutdown_grace, graceful.shutdown()).await.is_err() {
-        tracing::warn!(connections = open, "shutdown grace elapsed; remaining connections closed");
+    // Every connection holds a slot: all slots back means all connections ended.
+    let all = u32::try_from(settings.max_connections).unwrap_or(u32::MAX);
+    if tokio::time::timeout(settings.shutdown_grace, slots.acquire_many(all)).await.is_err() {
+        let open = settings.max_connections - slots.available_permits();
+        tracing::warn!(connections = open, "shutdown grace elapsed; closing the remaining connections");
+        let _ = force.send(true);
+        let _ = slots.acquire_many(all).await;
     }
 }

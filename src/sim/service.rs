@@ -13,7 +13,8 @@ use super::response::{build_response, Answer, HTML, JSON, JSONP};
 use super::{lock, SeenRequest, Shared};
 
 /// Request body limit.
-const MAX_BODY: usize = 1024 * 1024;
+/// IIS/ASP.NET's default `maxRequestLength` (4 MB).
+const MAX_BODY: usize = 4 * 1024 * 1024;
 
 /// Returned by the service to make hyper drop the connection without answering.
 #[derive(Debug, thiserror::Error)]
@@ -40,7 +41,7 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Result<Response<
             (body, answer)
         }
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            let a = Answer::error(413, "RequestEntityTooLarge", "Request body is larger than 1 MiB");
+            let a = Answer::error(413, "RequestEntityTooLarge", "Request body is larger than 4 MiB");
             (Bytes::new(), a)
         }
         Err(e) => {

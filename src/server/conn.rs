@@ -1,0 +1,131 @@
+//! One client connection: HTTP/1.1 or h2c over a watched socket, each
+//! request in its own task (so a caller hanging up cannot cut a forwarded
+//! request short of its audit record), and every connection state under a
+//! deadline ([`super::activity`]).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Request, Version};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpStream;
+use tokio::sync::{watch, OwnedSemaphorePermit};
+use tokio::time::Instant;
+
+use super::activity::{Activity, Expiry, Limits};
+use super::body::TrackedBody;
+use super::io::WatchedIo;
+use crate::error::GatewayError;
+use crate::gateway;
+use crate::state::Shared;
+
+/// How long an idle connection asked to close (HTTP/2 GOAWAY) may take to do so.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// What every connection of a listener shares.
+#[derive(Clone)]
+pub struct Listener {
+    pub shared: Arc<Shared>,
+    pub builder: Arc<auto::Builder<TokioExecutor>>,
+    /// `true` once shutdown begins: finish in-flight requests, take no new ones.
+    pub stop: watch::Receiver<bool>,
+    /// `true` once the shutdown grace has run out: close now.
+    pub force: watch::Receiver<bool>,
+    /// Bumped when the listener is at its connection cap: idle connections close.
+    pub evict: watch::Receiver<u64>,
+}
+
+/// Serves one accepted connection until it ends; `_slot` is its place under the cap.
+pub async fn serve(stream: TcpStream, peer: SocketAddr, listener: Listener, _slot: OwnedSemaphorePermit) {
+    let activity = Activity::new(Instant::now());
+    let limits = limits(&listener.shared);
+    let io = TokioIo::new(WatchedIo::new(stream, activity.clone()));
+    let shared = listener.shared.clone();
+    let watched = activity.clone();
+    let service = service_fn(move |req: Request<Incoming>| {
+        let guard = watched.request(req.version() == Version::HTTP_2);
+        let request_id = gateway::request_id(req.headers());
+        let task = tokio::spawn(gateway::handle(shared.clone(), req, peer, request_id.clone()));
+        async move {
+            let response = task.await.unwrap_or_else(|_| {
+                // The request task panicked: answer with the id its audit record carries.
+                gateway::error_response(GatewayError::Internal.answer(), &request_id)
+            });
+            let guard = guard.answered(Instant::now());
+            Ok::<_, Infallible>(response.map(|body| TrackedBody::new(body, guard)))
+        }
+    });
+    let conn = listener.builder.serve_connection(io, service);
+    tokio::pin!(conn);
+    let expired = activity.expired(limits, listener.evict.clone());
+    tokio::pin!(expired);
+    let stopping = signalled(listener.stop.clone());
+    tokio::pin!(stopping);
+    let forced = signalled(listener.force.clone());
+    tokio::pin!(forced);
+    let mut closing = false;
+    let mut close_by: Option<Instant> = None;
+    loop {
+        tokio::select! {
+            ended = conn.as_mut() => {
+                if let Err(e) = ended {
+                    tracing::debug!(error = %e, %peer, "connection ended with an error");
+                }
+                return;
+            }
+            why = &mut expired, if close_by.is_none() => {
+                tracing::debug!(%peer, reason = why.reason(), "closing connection");
+                listener.shared.metrics.connection_closed(why.label());
+                match why {
+                    // Nothing in progress: say goodbye (HTTP/2 GOAWAY), briefly.
+                    Expiry::Idle | Expiry::Evicted => {
+                        if !closing {
+                            closing = true;
+                            conn.as_mut().graceful_shutdown();
+                        }
+                        close_by = Some(Instant::now() + CLOSE_GRACE);
+                    }
+                    // A client that does not send or does not read gets no goodbye.
+                    Expiry::NoRequest | Expiry::SlowHead | Expiry::SlowRead => return,
+                }
+            }
+            () = &mut stopping, if !closing => {
+                closing = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            () = &mut forced => return,
+            () = sleep_until_opt(close_by) => return,
+        }
+    }
+}
+
+/// The connection deadlines of the config in force when the connection was accepted.
+fn limits(shared: &Shared) -> Limits {
+    let runtime = shared.runtime.load();
+    let server = &runtime.config.server;
+    Limits {
+        header_read_timeout: server.header_read_timeout,
+        idle_timeout: server.idle_timeout,
+        write_timeout: server.write_timeout,
+    }
+}
+
+/// Resolves once `rx` holds `true` (at once if it already does), or its sender is gone.
+fn signalled(mut rx: watch::Receiver<bool>) -> impl Future<Output = ()> {
+    async move {
+        let _ = rx.wait_for(|v| *v).await;
+    }
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
