@@ -4,7 +4,6 @@
 //! deadline ([`super::activity`]).
 
 use std::convert::Infallible;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +15,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpStream;
 use tokio::sync::{watch, OwnedSemaphorePermit};
+use tokio::task::JoinError;
 use tokio::time::Instant;
 
 use super::activity::{Activity, Expiry, Limits};
@@ -53,10 +53,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, listener: Listener, _slo
         let request_id = gateway::request_id(req.headers());
         let task = tokio::spawn(gateway::handle(shared.clone(), req, peer, request_id.clone()));
         async move {
-            let response = task.await.unwrap_or_else(|_| {
-                // The request task panicked: answer with the id its audit record carries.
-                gateway::error_response(GatewayError::Internal.answer(), &request_id)
-            });
+            let response = answer_of(task.await, &request_id);
             let guard = guard.answered(Instant::now());
             Ok::<_, Infallible>(response.map(|body| TrackedBody::new(body, guard)))
         }
@@ -105,6 +102,12 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, listener: Listener, _slo
     }
 }
 
+/// The request task's answer; if it panicked, a 500 carrying the request id
+/// its audit record carries.
+fn answer_of(joined: Result<gateway::GatewayResponse, JoinError>, request_id: &str) -> gateway::GatewayResponse {
+    joined.unwrap_or_else(|_| gateway::error_response(GatewayError::Internal.answer(), request_id))
+}
+
 /// The connection deadlines of the config in force when the connection was accepted.
 fn limits(shared: &Shared) -> Limits {
     let runtime = shared.runtime.load();
@@ -117,15 +120,26 @@ fn limits(shared: &Shared) -> Limits {
 }
 
 /// Resolves once `rx` holds `true` (at once if it already does), or its sender is gone.
-fn signalled(mut rx: watch::Receiver<bool>) -> impl Future<Output = ()> {
-    async move {
-        let _ = rx.wait_for(|v| *v).await;
-    }
+async fn signalled(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|v| *v).await;
 }
 
 async fn sleep_until_opt(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_request_task_answers_500_with_its_request_id() {
+        let joined = tokio::spawn(async { panic!("handler bug") }).await;
+        let response = answer_of(joined, "rid-of-the-request");
+        assert_eq!(response.status(), 500);
+        assert_eq!(response.headers()["x-request-id"], "rid-of-the-request");
     }
 }
