@@ -651,7 +651,19 @@ fn example_config_documents_every_key_of_this_release_and_no_later_one() {
     let text = std::fs::read_to_string(EXAMPLE).unwrap();
     let documented = documented_keys(&text);
     let expected: &[(&str, &[&str])] = &[
-        ("server", &["listen", "max_body_bytes", "header_read_timeout", "request_timeout", "shutdown_grace"]),
+        (
+            "server",
+            &[
+                "listen",
+                "max_body_bytes",
+                "header_read_timeout",
+                "request_timeout",
+                "idle_timeout",
+                "write_timeout",
+                "max_connections",
+                "shutdown_grace",
+            ],
+        ),
         ("admin", &["listen"]),
         (
             "upstream",

@@ -24,6 +24,7 @@ use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use crate::admin;
 use crate::config::{Config, ServerSettings};
@@ -38,6 +39,8 @@ const MAX_HEAD_BYTES: usize = 64 * 1024;
 const MAX_HEAD_FIELDS: usize = 32 * 1024 / 4;
 /// HTTP/2 header list (name + value + 32 bytes per field, RFC 9113): a 32 KiB head of up to 1,024 fields.
 const MAX_HEADER_LIST: u32 = 32 * 1024 + 32 * 1024;
+/// How often "connection cap reached" is logged at most.
+const CAP_LOG_EVERY: Duration = Duration::from_secs(10);
 /// Concurrent HTTP/2 streams per connection.
 const MAX_STREAMS: u32 = 128;
 /// HTTP/2 keep-alive: a ping after this long without a frame from the client ...
@@ -145,11 +148,19 @@ async fn accept_loop(
     let (force, forced) = watch::channel(false);
     let context =
         conn::Listener { shared, builder: Arc::new(http_builder()), stop: stop.clone(), force: forced, evict: evicted };
+    let mut cap_logged: Option<Instant> = None;
     loop {
         let slot = match slots.clone().try_acquire_owned() {
             Ok(slot) => slot,
             Err(_) => {
-                tracing::warn!(limit = settings.max_connections, "connection cap reached; closing idle connections");
+                // Under a flood the cap is hit once per freed slot: say so now and then, not every time.
+                if cap_logged.is_none_or(|at| at.elapsed() >= CAP_LOG_EVERY) {
+                    cap_logged = Some(Instant::now());
+                    tracing::warn!(
+                        limit = settings.max_connections,
+                        "connection cap reached; closing idle connections"
+                    );
+                }
                 evict.send_modify(|n| *n = n.wrapping_add(1));
                 tokio::select! {
                     slot = slots.clone().acquire_owned() => match slot {

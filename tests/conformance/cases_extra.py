@@ -278,3 +278,68 @@ def _(t):
 def _(t):
     t.gw.start(wait=False)
     eq(t.gw.proc.wait(10), 2, "serve exit code on a bad config")
+
+
+# -- defects found from outside (issue: leak, silent connections, ServiceStack clients) ---------
+
+@case("x-echo-dotnet-escaped", isolated=True)
+def _(t):
+    # System.Text.Json writes " as \u0022 and every non-ASCII character as \uXXXX.
+    t.sim.echo_as_text, t.sim.echo_dotnet = True, True
+    t.expect_redacted(t.post({"Id": "fault-echo", "Notes": "x"}), "acme")
+    t.sim.clear()
+    t.expect_redacted(t.post({"Id": "fault-echo", "Notes": "x"}, token=t.token(sub="svc-multi"), profile="globex"),
+                      "globex")
+
+
+@case("x-servicestack-predefined-routes")
+def _(t):
+    for path, ctype in (("/api/UpdateCallRecordRequest", "application/json"),
+                        ("/api/UpdateCallRecordRequest", "text/plain;charset=UTF-8"),
+                        ("/json/reply/UpdateCallRecordRequest", "application/json"),
+                        ("/api/json/reply/UpdateCallRecordRequest", "application/json; charset=utf-8")):
+        t.sim.clear()
+        r = t.post(BODY, path=path, ctype=ctype)
+        t.expect_relayed(r, BODY, path=UPDATE)
+    for path in ("/json/reply/UpdateCallRecordRequest", "/api/json/reply/UpdateCallRecordRequest", UPDATE):
+        t.sim.clear()
+        t.expect_refused(t.post(BODY, path=path, ctype="text/plain"), 415, "UnsupportedMediaType")
+    t.sim.clear()
+    t.expect_refused(t.post(BODY, path="/api/updatecallrecordrequest"), 404, "NotFound")
+
+
+@case("x-head-with-many-fields")
+def _(t):
+    headers = [(f"X-F{i}", "v" * 16) for i in range(300)]
+    t.expect_relayed(t.post(BODY, headers=headers), BODY)
+
+
+@case("x-silent-connection-closed", config={"server": {"header_read_timeout": "1s"}}, isolated=True)
+def _(t):
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", t.gw.port), timeout=8) as s:
+        try:
+            got = s.recv(1024)
+        except ConnectionResetError:
+            got = b""
+    took = time.monotonic() - started
+    eq(got, b"", "bytes answered to a silent client")
+    check(0.9 <= took < 8, f"closed after {took:.1f}s (header_read_timeout 1s)")
+    t.expect_relayed(t.post(BODY), BODY)
+
+
+@case("x-idle-keep-alive-closed", config={"server": {"idle_timeout": "1s"}}, isolated=True)
+def _(t):
+    body = json.dumps(BODY).encode()
+    head = (f"POST {UPDATE} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t.token()}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", t.gw.port), timeout=8) as s:
+        s.sendall(head + body)
+        got = b""
+        try:
+            while chunk := s.recv(65536):
+                got += chunk
+        except ConnectionResetError:
+            pass
+    check(got.startswith(b"HTTP/1.1 200"), f"answered before the idle close: {got[:60]!r}")
+    t.ctx.seen.append(got)
