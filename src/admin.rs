@@ -3,7 +3,6 @@
 //! with callers and are never audited.
 
 use std::convert::Infallible;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -51,9 +50,12 @@ fn answer(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Bytes>> {
     }
     match req.uri().path() {
         "/healthz" => text(StatusCode::OK, "ok\n".into(), "text/plain"),
-        "/readyz" if shared.ready.load(Ordering::SeqCst) => text(StatusCode::OK, "ready\n".into(), "text/plain"),
+        "/readyz" if shared.is_ready() => text(StatusCode::OK, "ready\n".into(), "text/plain"),
         "/readyz" => text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n".into(), "text/plain"),
         "/metrics" => {
+            if let Some(age) = shared.jwks.current().and_then(|j| j.age()) {
+                shared.metrics.jwks_age.set(age.as_secs_f64());
+            }
             text(StatusCode::OK, shared.metrics.render(), "application/openmetrics-text; version=1.0.0; charset=utf-8")
         }
         _ => text(StatusCode::NOT_FOUND, "not found\n".into(), "text/plain"),

@@ -69,6 +69,16 @@ impl LoginBreakers {
         f(map.entry(profile.to_owned()).or_default())
     }
 
+    /// Forgets the profile's refusals and suspension (its password changed).
+    pub fn reset(&self, profile: &str) {
+        self.with(profile, |s| {
+            s.refused_in_a_row = 0;
+            s.suspended_until = None;
+            s.trusted = false;
+        });
+        self.inner.changed.notify_waiters();
+    }
+
     fn try_admit(&self, profile: &str, threshold: u32, now: Instant) -> Admission {
         self.with(profile, |s| {
             match s.suspended_until {

@@ -5,10 +5,15 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use crate::config::{self, AuditSinkKind, Config, ConfigError, Problem};
 use crate::metrics::Metrics;
+use crate::ratelimit::RateLimits;
+use crate::reload::{self, Trigger};
 use crate::server::{self, StartError};
 use crate::state::Runtime;
+use crate::watch::FileWatch;
 
 /// A fatal error and the exit code SPEC §2 gives it.
 #[derive(Debug, thiserror::Error)]
@@ -30,36 +35,91 @@ impl Fatal {
     }
 }
 
-/// Runs the gateway until SIGTERM/SIGINT.
+/// How long a burst of file events must be quiet before the reload runs.
+const DEBOUNCE: Duration = Duration::from_millis(250);
+
+/// Runs the gateway until SIGTERM/SIGINT; reloads on SIGHUP and when a loaded file changes.
 pub async fn serve(file: &Path) -> Result<(), Fatal> {
     let config = config::load(file)?;
     for w in &config.warnings {
         tracing::warn!(key = %w.key, "{}", w.message);
     }
+    let mut watch = FileWatch::new().map_err(|e| Fatal::Other(format!("cannot watch files: {e}")))?;
+    watch.set(&config.files);
     let running = server::start(config).await.map_err(|e| as_config_error(file, e))?;
-    wait_for_stop().await?;
+    let signals = Signals::new()?;
+    loop {
+        let trigger = tokio::select! {
+            why = signals.stop() => {
+                tracing::info!(signal = why, "shutting down");
+                break;
+            }
+            () = signals.hangup() => Trigger::Signal,
+            () = watch.changed.notified() => {
+                // Kubernetes swaps several entries at once; wait for the burst to end.
+                while tokio::time::timeout(DEBOUNCE, watch.changed.notified()).await.is_ok() {}
+                Trigger::FileChange
+            }
+        };
+        reload::reload(&running.shared, file, trigger).await;
+        watch.set(&running.shared.runtime.load().config.files);
+    }
     running.shutdown().await;
     Ok(())
 }
 
 #[cfg(unix)]
-async fn wait_for_stop() -> Result<(), Fatal> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mk = |kind| signal(kind).map_err(|e| Fatal::Other(format!("cannot install signal handler: {e}")));
-    let (mut term, mut int, mut hup) =
-        (mk(SignalKind::terminate())?, mk(SignalKind::interrupt())?, mk(SignalKind::hangup())?);
-    loop {
+struct Signals {
+    term: tokio::sync::Mutex<tokio::signal::unix::Signal>,
+    int: tokio::sync::Mutex<tokio::signal::unix::Signal>,
+    hup: tokio::sync::Mutex<tokio::signal::unix::Signal>,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn new() -> Result<Signals, Fatal> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mk = |kind| {
+            signal(kind)
+                .map(tokio::sync::Mutex::new)
+                .map_err(|e| Fatal::Other(format!("cannot install signal handler: {e}")))
+        };
+        Ok(Signals {
+            term: mk(SignalKind::terminate())?,
+            int: mk(SignalKind::interrupt())?,
+            hup: mk(SignalKind::hangup())?,
+        })
+    }
+
+    /// SIGTERM or SIGINT.
+    async fn stop(&self) -> &'static str {
+        let (mut term, mut int) = (self.term.lock().await, self.int.lock().await);
         tokio::select! {
-            _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); return Ok(()) }
-            _ = int.recv() => { tracing::info!("SIGINT: shutting down"); return Ok(()) }
-            _ = hup.recv() => tracing::warn!("SIGHUP received: config reload is not supported yet; restart to apply changes"),
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
         }
+    }
+
+    async fn hangup(&self) {
+        let _ = self.hup.lock().await.recv().await;
     }
 }
 
 #[cfg(not(unix))]
-async fn wait_for_stop() -> Result<(), Fatal> {
-    tokio::signal::ctrl_c().await.map_err(|e| Fatal::Other(e.to_string()))
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn new() -> Result<Signals, Fatal> {
+        Ok(Signals)
+    }
+    async fn stop(&self) -> &'static str {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
+    async fn hangup(&self) {
+        std::future::pending::<()>().await
+    }
 }
 
 /// Validates the config and builds what `serve` would build from it (the
@@ -68,7 +128,8 @@ async fn wait_for_stop() -> Result<(), Fatal> {
 pub fn check(file: &Path) -> Result<String, Fatal> {
     let config = config::load(file)?;
     let text = summary(&config);
-    Runtime::build(config, &Arc::new(Metrics::new())).map_err(|e| as_config_error(file, StartError::Runtime(e)))?;
+    Runtime::build(config, &Arc::new(Metrics::new()), &RateLimits::default(), None)
+        .map_err(|e| as_config_error(file, StartError::Runtime(e)))?;
     Ok(text)
 }
 

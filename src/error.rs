@@ -45,6 +45,8 @@ pub enum GatewayError {
     ProfileRequired,
     #[error("profile not granted")]
     ProfileNotGranted,
+    #[error("rate limit reached; retry after {0} s")]
+    RateLimited(u64),
     #[error("query string not allowed")]
     QueryNotAllowed,
     #[error("unsupported media type")]
@@ -73,6 +75,8 @@ pub enum GatewayError {
     UpstreamUnavailable,
     #[error("HostedSuite did not answer in time")]
     UpstreamTimeout,
+    #[error("the gateway is shutting down")]
+    ShuttingDown,
     #[error("internal error")]
     Internal,
 }
@@ -102,6 +106,8 @@ pub enum Extra {
     Challenge(&'static str),
     /// `Allow` with these methods.
     Allow(&'static str),
+    /// `Retry-After` with this many seconds.
+    RetryAfter(u64),
 }
 
 /// How an error is shown to the caller, and how the audit records it.
@@ -179,6 +185,14 @@ impl GatewayError {
                 vec![],
                 Deny,
                 Extra::None,
+            ),
+            E::RateLimited(secs) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "RateLimited",
+                "the grant's rate limit is reached; retry later".into(),
+                vec![],
+                Deny,
+                Extra::RetryAfter(*secs),
             ),
             E::QueryNotAllowed => (
                 StatusCode::BAD_REQUEST,
@@ -283,6 +297,14 @@ impl GatewayError {
                 StatusCode::GATEWAY_TIMEOUT,
                 "UpstreamTimeout",
                 "HostedSuite did not answer in time".into(),
+                vec![],
+                Allow,
+                Extra::None,
+            ),
+            E::ShuttingDown => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ShuttingDown",
+                "the gateway is shutting down; retry on another instance".into(),
                 vec![],
                 Allow,
                 Extra::None,

@@ -12,25 +12,52 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{HeaderMap, HeaderValue, ALLOW, CONTENT_TYPE, WWW_AUTHENTICATE};
+use hyper::header::{HeaderMap, HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use hyper::{Method, Request, Response, StatusCode};
 use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::audit::Exchange;
-use crate::auth;
-use crate::config::Profile;
+use crate::auth::{self, Claims, TokenError};
+use crate::config::{Config, Profile};
 use crate::error::{Answer, Extra, GatewayError};
 use crate::inject::CallerFields;
 use crate::relay::{self, RelayError, Relayed};
 use crate::routes::Route;
 use crate::state::{Runtime, Shared};
 use crate::upstream::UpstreamError;
-use crate::{body, breaker, grants, inject};
+use crate::{body, breaker, grants, inject, ratelimit};
 
 pub type GatewayResponse = Response<Full<Bytes>>;
 
 const REQUEST_ID: &str = "x-request-id";
+
+/// Who is on the other end of the connection.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub peer: SocketAddr,
+    /// The subject of the TLS client certificate (mTLS).
+    pub client_cert: Option<Arc<str>>,
+}
+
+/// The trace id of a valid W3C `traceparent` header (`00-<trace>-<parent>-<flags>`).
+pub fn trace_id(headers: &HeaderMap) -> Option<String> {
+    let mut values = headers.get_all("traceparent").iter();
+    let (Some(value), None) = (values.next(), values.next()) else { return None };
+    let text = value.to_str().ok()?.trim();
+    let mut parts = text.split('-');
+    let (version, trace, parent, flags) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    let valid = hex(version, 2)
+        && version != "ff"
+        && (version != "00" || parts.next().is_none())
+        && hex(trace, 32)
+        && trace.bytes().any(|b| b != b'0')
+        && hex(parent, 16)
+        && parent.bytes().any(|b| b != b'0')
+        && hex(flags, 2);
+    valid.then(|| trace.to_owned())
+}
 
 /// Answers one request; never fails. `request_id` comes from
 /// [`request_id`], taken by the caller so that it can answer with the same id
@@ -38,7 +65,7 @@ const REQUEST_ID: &str = "x-request-id";
 pub async fn handle(
     shared: Arc<Shared>,
     req: Request<Incoming>,
-    peer: SocketAddr,
+    caller: Caller,
     request_id: String,
 ) -> GatewayResponse {
     let runtime = shared.runtime.load_full();
@@ -47,7 +74,9 @@ pub async fn handle(
     let span = tracing::info_span!("request", request_id = %request_id, method = %req.method(), path = %path);
     async move {
         let started = Instant::now();
-        let mut exchange = Exchange::new(runtime.audit.clone(), &request_id, peer, req.method().as_str(), &path);
+        let mut exchange = Exchange::new(runtime.audit.clone(), &request_id, caller.peer, req.method().as_str(), &path);
+        exchange.record.client_cert = caller.client_cert.as_deref().map(str::to_owned);
+        exchange.record.trace_id = trace_id(req.headers());
         let outcome = try_handle(&shared, &runtime, req, &mut exchange, deadline).await;
         let response = match outcome {
             Ok(relayed) => {
@@ -95,7 +124,7 @@ async fn try_handle(
         shared.metrics.auth_failure("missing_token");
         GatewayError::MissingToken(why)
     })?;
-    let claims = auth::verify(&config.auth, token, auth::jwt::unix_now()).inspect_err(|e| {
+    let claims = verify(shared, config, token, deadline).await.inspect_err(|e| {
         shared.metrics.auth_failure(e.reason());
     })?;
     ex.record.subject = claims.subject().map(str::to_owned);
@@ -112,6 +141,9 @@ async fn try_handle(
     ex.record.profile = Some(profile.name.clone());
     ex.record.customer_name = Some(profile.customer_name.clone());
     ex.record.user_name = Some(profile.user_name.clone());
+    if let Some(limiter) = runtime.limiters.get(&grant.name) {
+        limiter.check().map_err(|wait| GatewayError::RateLimited(ratelimit::retry_after_secs(wait)))?;
+    }
 
     // `?` alone is a query too: HostedSuite would bind query values over the body.
     if req.uri().query().is_some() {
@@ -128,6 +160,22 @@ async fn try_handle(
         ex.notes(notes, &runtime.notes);
     }
     forward(shared, runtime, route, profile, &fields, ex, deadline).await
+}
+
+/// The token's claims, verified against the key set in force; a `kid` no key
+/// has may refetch `jwks_url` once (rate-limited there) before it is refused.
+async fn verify(shared: &Shared, config: &Config, token: &str, deadline: Instant) -> Result<Claims, TokenError> {
+    let keys = shared.keys.current();
+    match auth::verify(&config.auth, &keys, token, auth::jwt::unix_now()) {
+        Err(TokenError::UnknownKey) => {
+            let Some(jwks) = shared.jwks.current() else { return Err(TokenError::UnknownKey) };
+            match tokio::time::timeout_at(deadline, jwks.refetch()).await {
+                Ok(true) => auth::verify(&config.auth, &shared.keys.current(), token, auth::jwt::unix_now()),
+                Ok(false) | Err(_) => Err(TokenError::UnknownKey),
+            }
+        }
+        other => other,
+    }
 }
 
 /// The checked request to HostedSuite and its answer back: breaker, audit
@@ -152,7 +200,8 @@ async fn forward(
 
     let sent = Instant::now();
     let url = profile.upstream.join(&route.path);
-    let answer = runtime.upstream.post(&url, upstream_body, &ex.record.request_id, deadline).await;
+    let answer =
+        runtime.upstream.post(&url, upstream_body, &ex.record.request_id, deadline, config.upstream.timeout).await;
     ex.upstream_ms(sent);
     let seconds = sent.elapsed().as_secs_f64();
     let answer = match answer {
@@ -246,6 +295,9 @@ pub fn error_response(answer: Answer, request_id: &str) -> GatewayResponse {
         Extra::Allow(methods) => {
             headers.insert(ALLOW, HeaderValue::from_static(methods));
         }
+        Extra::RetryAfter(secs) => {
+            headers.insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
     }
     response
 }
@@ -281,6 +333,30 @@ mod tests {
         assert_eq!(r.headers()[REQUEST_ID], "rid-1");
         let r = error_response(GatewayError::MethodNotAllowed.answer(), "rid-2");
         assert_eq!(r.headers()[ALLOW], "POST");
+    }
+
+    #[test]
+    fn trace_id_only_from_a_valid_traceparent() {
+        let with = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert("traceparent", HeaderValue::from_str(v).unwrap());
+            trace_id(&h)
+        };
+        let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+        assert_eq!(with(&format!("00-{trace}-00f067aa0ba902b7-01")).as_deref(), Some(trace));
+        assert_eq!(with(&format!("01-{trace}-00f067aa0ba902b7-01-future")).as_deref(), Some(trace));
+        for bad in [
+            format!("ff-{trace}-00f067aa0ba902b7-01"),
+            format!("00-{}-00f067aa0ba902b7-01", "0".repeat(32)),
+            format!("00-{trace}-0000000000000000-01"),
+            format!("00-{}-00f067aa0ba902b7-01", trace.to_uppercase()),
+            format!("00-{trace}-00f067aa0ba902b7-01-extra"),
+            "00-abc-def-01".to_owned(),
+            String::new(),
+        ] {
+            assert_eq!(with(&bad), None, "{bad}");
+        }
+        assert_eq!(trace_id(&HeaderMap::new()), None);
     }
 
     #[test]

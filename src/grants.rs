@@ -53,6 +53,7 @@ mod tests {
             claims: claims.as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             profiles: profiles.iter().map(|s| s.to_string()).collect(),
             routes: vec!["calls.update".into()],
+            rate: None,
         }
     }
 

@@ -46,6 +46,12 @@ pub struct Metrics {
     pub config_reloads: Family<ResultLabel, Counter>,
     /// Gateway connections closed by one of their deadlines, by reason.
     pub connections_closed: Family<Reason, Counter>,
+    /// `jwks_url` fetches by result.
+    pub jwks_fetches: Family<ResultLabel, Counter>,
+    /// Keys from the last successful `jwks_url` fetch.
+    pub jwks_keys: Gauge,
+    /// Seconds since the last successful `jwks_url` fetch (set when scraped).
+    pub jwks_age: Gauge<f64, std::sync::atomic::AtomicU64>,
 }
 
 impl Default for Metrics {
@@ -65,6 +71,9 @@ impl Metrics {
         let audit_write_failures = Counter::default();
         let config_reloads = Family::<ResultLabel, Counter>::default();
         let connections_closed = Family::<Reason, Counter>::default();
+        let jwks_fetches = Family::<ResultLabel, Counter>::default();
+        let jwks_keys = Gauge::default();
+        let jwks_age = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
         let build_info = Family::<Version, Gauge>::default();
         build_info.get_or_create(&Version { version: env!("CARGO_PKG_VERSION").into() }).set(1);
 
@@ -93,6 +102,13 @@ impl Metrics {
             "Gateway connections closed by a deadline or at the connection cap",
             connections_closed.clone(),
         );
+        registry.register("hsgate_jwks_fetches", "jwks_url fetches by result", jwks_fetches.clone());
+        registry.register("hsgate_jwks_keys", "Keys from the last successful jwks_url fetch", jwks_keys.clone());
+        registry.register(
+            "hsgate_jwks_age_seconds",
+            "Seconds since the last successful jwks_url fetch",
+            jwks_age.clone(),
+        );
         registry.register("hsgate_build_info", "Build information", build_info);
         Metrics {
             registry,
@@ -104,7 +120,18 @@ impl Metrics {
             audit_write_failures,
             config_reloads,
             connections_closed,
+            jwks_fetches,
+            jwks_keys,
+            jwks_age,
         }
+    }
+
+    pub fn jwks_fetch(&self, result: &str) {
+        self.jwks_fetches.get_or_create(&ResultLabel { result: result.into() }).inc();
+    }
+
+    pub fn config_reload(&self, result: &str) {
+        self.config_reloads.get_or_create(&ResultLabel { result: result.into() }).inc();
     }
 
     pub fn request(&self, route: &str, status: u16, seconds: f64) {

@@ -1,25 +1,39 @@
-//! What request handling reads: the long-lived `Shared` (metrics, breakers,
-//! readiness) and the swappable `Runtime` built from one loaded config (the
-//! config itself, the upstream client, the audit writer). A reload builds a
-//! new `Runtime` off to the side and swaps it in whole.
+//! State by lifetime. `Shared` lives as long as the process: metrics, the
+//! refused-login breakers, rate-limit state, the key store and its JWKS
+//! fetcher, readiness, the in-flight request tracker. `Runtime` is built from
+//! one loaded config and swapped whole on a reload; the parts of it that are
+//! costly or stateful (the upstream client's pool, the audit writer) are
+//! carried over from the previous `Runtime` when their own inputs did not
+//! change.
 
-use std::sync::atomic::AtomicBool;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::audit::{AuditError, AuditLog, NotesHasher};
+use crate::auth::jwks::JwksSource;
+use crate::auth::KeyStore;
 use crate::breaker::LoginBreakers;
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::upstream::{self, Upstream};
+use crate::ratelimit::{Limiter, RateLimits};
+use crate::tls_client::BuildError;
+use crate::upstream::{Upstream, UpstreamKey};
 
 /// Everything built from one config.
 pub struct Runtime {
     pub config: Config,
-    pub upstream: Upstream,
+    pub upstream: Arc<Upstream>,
     pub audit: Arc<AuditLog>,
     pub notes: NotesHasher,
+    /// The limiter of each grant that has a `rate_limit`, by grant name.
+    pub limiters: HashMap<String, Arc<Limiter>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -27,7 +41,9 @@ pub enum RuntimeError {
     #[error(transparent)]
     Audit(#[from] AuditError),
     #[error(transparent)]
-    Upstream(#[from] upstream::BuildError),
+    Upstream(BuildError),
+    #[error(transparent)]
+    Jwks(BuildError),
 }
 
 impl RuntimeError {
@@ -36,16 +52,79 @@ impl RuntimeError {
         match self {
             RuntimeError::Audit(_) => "audit.path",
             RuntimeError::Upstream(_) => "upstream.ca_file",
+            RuntimeError::Jwks(_) => "auth.jwks_ca_file",
         }
     }
 }
 
 impl Runtime {
-    pub fn build(config: Config, metrics: &Arc<Metrics>) -> Result<Runtime, RuntimeError> {
-        let upstream = Upstream::new(&config.upstream)?;
-        let audit = Arc::new(AuditLog::open(&config.audit.sink, metrics.clone())?);
+    /// Builds what `config` needs, taking over from `previous` the upstream
+    /// client and the audit writer when their settings are unchanged.
+    pub fn build(
+        config: Config,
+        metrics: &Arc<Metrics>,
+        rate_limits: &RateLimits,
+        previous: Option<&Runtime>,
+    ) -> Result<Runtime, RuntimeError> {
+        let upstream = match previous {
+            Some(p) if p.upstream.key == UpstreamKey::of(&config.upstream) => p.upstream.clone(),
+            _ => Arc::new(Upstream::new(&config.upstream).map_err(RuntimeError::Upstream)?),
+        };
+        let audit = match previous {
+            Some(p) if p.config.audit.sink == config.audit.sink => p.audit.clone(),
+            _ => Arc::new(AuditLog::open(&config.audit.sink, metrics.clone())?),
+        };
         let notes = NotesHasher::new(config.audit.hmac_key.as_ref(), config.audit.include_notes);
-        Ok(Runtime { config, upstream, audit, notes })
+        let limiters = config
+            .grants
+            .iter()
+            .filter_map(|g| Some((g.name.clone(), rate_limits.limiter(&g.name, g.rate?))))
+            .collect();
+        Ok(Runtime { config, upstream, audit, notes, limiters })
+    }
+}
+
+/// Request tasks in flight, so that shutdown can wait for every one of them
+/// (not only for connections) and end those still running after the grace.
+#[derive(Debug, Default)]
+pub struct InFlight {
+    tracker: TaskTracker,
+    cancel: CancellationToken,
+}
+
+impl InFlight {
+    /// Runs a request task; it yields `None` if shutdown ended it first.
+    pub fn spawn<F>(&self, task: F) -> JoinHandle<Option<F::Output>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let cancel = self.cancel.clone();
+        self.tracker.spawn(async move {
+            tokio::select! {
+                out = task => Some(out),
+                () = cancel.cancelled() => None,
+            }
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.tracker.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tracker.is_empty()
+    }
+
+    /// Resolves when every request task has ended (no new ones are expected).
+    pub async fn finished(&self) {
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+
+    /// Ends every request task still running (their audit records are written as they drop).
+    pub fn end_all(&self) {
+        self.cancel.cancel();
     }
 }
 
@@ -54,17 +133,55 @@ pub struct Shared {
     pub runtime: ArcSwap<Runtime>,
     pub metrics: Arc<Metrics>,
     pub breakers: LoginBreakers,
-    /// `/readyz`: config loaded and not shutting down.
-    pub ready: AtomicBool,
+    pub rate_limits: RateLimits,
+    pub keys: Arc<KeyStore>,
+    pub jwks: JwksSource,
+    pub in_flight: InFlight,
+    /// The TLS settings new gateway connections are accepted with (when the listener serves HTTPS).
+    pub listener_tls: ArcSwapOption<rustls::ServerConfig>,
+    started: AtomicBool,
+    stopping: AtomicBool,
 }
 
 impl Shared {
-    pub fn new(runtime: Runtime, metrics: Arc<Metrics>) -> Arc<Shared> {
-        Arc::new(Shared {
+    /// The process state around a first runtime: its keys in the store, its
+    /// `jwks_url` being fetched. Needs a Tokio runtime.
+    pub fn new(runtime: Runtime, metrics: Arc<Metrics>, rate_limits: RateLimits) -> Result<Arc<Shared>, RuntimeError> {
+        let keys = Arc::new(KeyStore::default());
+        keys.set_configured(runtime.config.auth.keys.clone());
+        let jwks = JwksSource::default();
+        jwks.configure(runtime.config.auth.jwks.as_ref(), &keys, &metrics).map_err(RuntimeError::Jwks)?;
+        let listener_tls = ArcSwapOption::from(runtime.config.server.tls.as_ref().map(|t| t.config.clone()));
+        Ok(Arc::new(Shared {
             runtime: ArcSwap::from_pointee(runtime),
             metrics,
             breakers: LoginBreakers::default(),
-            ready: AtomicBool::new(false),
-        })
+            rate_limits,
+            keys,
+            jwks,
+            in_flight: InFlight::default(),
+            listener_tls,
+            started: AtomicBool::new(false),
+            stopping: AtomicBool::new(false),
+        }))
+    }
+
+    pub fn set_started(&self) {
+        self.started.store(true, Ordering::SeqCst);
+    }
+
+    pub fn set_stopping(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// `/readyz`: serving, not shutting down, and some key to verify tokens
+    /// with (a `jwks_url` whose first fetch failed leaves none when it is the
+    /// only key source).
+    pub fn is_ready(&self) -> bool {
+        self.started.load(Ordering::SeqCst) && !self.is_stopping() && !self.keys.current().is_empty()
     }
 }

@@ -10,14 +10,14 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::header::{HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
 use hyper::{Method, Request, StatusCode};
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use rustls::RootCertStore;
 use tokio::time::Instant;
 
 use crate::config::UpstreamSettings;
+use crate::tls_client::{self, Plaintext};
 
 /// Largest HostedSuite answer the gateway reads (a CallRecordInfo is a few KiB).
 pub const MAX_UPSTREAM_BODY: usize = 4 * 1024 * 1024;
@@ -48,58 +48,58 @@ pub enum UpstreamError {
     Timeout,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("cannot build the upstream TLS client: {0}")]
-pub struct BuildError(String);
+pub use crate::tls_client::BuildError;
 
+/// The HostedSuite client. Built from the upstream's TLS settings only, so a
+/// reload that keeps them keeps the pool warm; timeouts come per request
+/// from the config in force.
 pub struct Upstream {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
-    timeout: Duration,
+    /// What it was built from.
+    pub key: UpstreamKey,
+}
+
+/// The settings the client is built from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpstreamKey {
+    roots: Option<Vec<rustls::pki_types::CertificateDer<'static>>>,
+    connect_timeout: Duration,
+    allow_plaintext: bool,
+}
+
+impl UpstreamKey {
+    pub fn of(settings: &UpstreamSettings) -> UpstreamKey {
+        UpstreamKey {
+            roots: settings.roots.clone(),
+            connect_timeout: settings.connect_timeout,
+            allow_plaintext: settings.allow_plaintext,
+        }
+    }
 }
 
 impl Upstream {
     pub fn new(settings: &UpstreamSettings) -> Result<Self, BuildError> {
-        let mut roots = RootCertStore::empty();
-        match &settings.roots {
-            Some(certs) => {
-                for cert in certs {
-                    roots.add(cert.clone()).map_err(|e| BuildError(format!("bad CA certificate: {e}")))?;
-                }
-            }
-            None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-        }
-        let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| BuildError(e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(settings.connect_timeout));
-        let builder = HttpsConnectorBuilder::new().with_tls_config(tls);
-        let https = if settings.allow_plaintext { builder.https_or_http() } else { builder.https_only() }
-            .enable_http1()
-            .wrap_connector(http);
-
+        let key = UpstreamKey::of(settings);
+        let plaintext = if key.allow_plaintext { Plaintext::Allowed } else { Plaintext::Refused };
+        let https = tls_client::connector(key.roots.as_deref(), key.connect_timeout, plaintext)?;
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .pool_max_idle_per_host(64)
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             .build(https);
-        Ok(Upstream { client, timeout: settings.timeout })
+        Ok(Upstream { client, key })
     }
 
-    /// POSTs `body` to `url`; gives up at `deadline` or after `upstream.timeout`, whichever is first.
+    /// POSTs `body` to `url`; gives up at `deadline` or after `timeout`
+    /// (`upstream.timeout`), whichever is first.
     pub async fn post(
         &self,
         url: &str,
         body: Vec<u8>,
         request_id: &str,
         deadline: Instant,
+        timeout: Duration,
     ) -> Result<UpstreamAnswer, UpstreamError> {
         let request = Request::builder()
             .method(Method::POST)
@@ -110,7 +110,7 @@ impl Upstream {
             .header("x-request-id", request_id)
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| UpstreamError::Unavailable(format!("bad request: {e}")))?;
-        let until = deadline.min(Instant::now() + self.timeout);
+        let until = deadline.min(Instant::now() + timeout);
         let exchange = async {
             let response = self.client.request(request).await.map_err(|e| UpstreamError::Unavailable(chain(&e)))?;
             let (parts, body) = response.into_parts();

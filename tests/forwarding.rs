@@ -346,7 +346,6 @@ async fn upstream_connections_are_pooled() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "not in this release (ops stage, next issue): [[profile]] upstream_url (SPEC §3) is rejected as `profile[N].upstream_url: unknown key`"]
 async fn profile_upstream_url_picks_the_host() {
     let pki = TestPki::generate().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -452,7 +452,6 @@ async fn body_not_received_within_request_timeout_is_408() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "not in this release (ops stage, next issue): [[route]] tables (SPEC §3) are rejected as `route: unknown key`, so a grant cannot lack the route"]
 async fn grant_without_the_route_is_forbidden() {
     let extra = r#"
 [[route]]
@@ -476,7 +475,6 @@ routes = ["calls.list"]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "not in this release (ops stage, next issue): grant rate_limit (SPEC §3/§4) is rejected as `grant[N].rate_limit: unknown key`; no 429 RateLimited"]
 async fn rate_limit_is_429_with_retry_after() {
     let extra = r#"
 [[grant]]

@@ -47,6 +47,10 @@ pub struct AuditRecord {
     pub duration_ms: Option<f64>,
     pub upstream_ms: Option<f64>,
     pub result: Option<Value>,
+    /// Subject of the caller's TLS client certificate (mTLS).
+    pub client_cert: Option<String>,
+    /// From a valid W3C `traceparent` header.
+    pub trace_id: Option<String>,
 }
 
 /// HMAC-SHA256 of Notes under the audit key, and whether to keep the text.
@@ -113,6 +117,8 @@ impl Exchange {
             duration_ms: None,
             upstream_ms: None,
             result: None,
+            client_cert: None,
+            trace_id: None,
         };
         Exchange { log, record, started: Instant::now(), finished: false }
     }

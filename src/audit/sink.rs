@@ -30,6 +30,8 @@ enum Msg {
     Line(Vec<u8>, Option<oneshot::Sender<bool>>),
     /// Reply once everything queued before has been written.
     Flush(oneshot::Sender<()>),
+    /// Reopen a file sink (log rotation: SIGHUP).
+    Reopen,
 }
 
 /// Handle to the writer thread.
@@ -40,10 +42,29 @@ pub struct AuditLog {
 
 enum Out {
     Stdout,
-    File(File),
+    File(File, PathBuf),
+}
+
+fn open_append(path: &PathBuf) -> io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
 }
 
 impl Out {
+    /// Opens the file again (after log rotation moved it away); the old one stays in use if that fails.
+    fn reopen(&mut self) {
+        if let Out::File(file, path) = self {
+            match open_append(path) {
+                Ok(fresh) => {
+                    *file = fresh;
+                    tracing::info!(path = %path.display(), "audit file reopened");
+                }
+                Err(e) => {
+                    tracing::error!(path = %path.display(), error = %e.kind(), "audit file not reopened; still writing to the old one")
+                }
+            }
+        }
+    }
+
     fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
         match self {
             Out::Stdout => {
@@ -52,7 +73,7 @@ impl Out {
                 out.flush()
             }
             // An unbuffered File: one write(2) per record, nothing held back.
-            Out::File(f) => f.write_all(line),
+            Out::File(f, _) => f.write_all(line),
         }
     }
 }
@@ -63,11 +84,8 @@ impl AuditLog {
         let out = match kind {
             AuditSinkKind::Stdout => Out::Stdout,
             AuditSinkKind::File(path) => Out::File(
-                OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-                    .map_err(|source| AuditError::Open { path: path.clone(), source })?,
+                open_append(path).map_err(|source| AuditError::Open { path: path.clone(), source })?,
+                path.clone(),
             ),
         };
         let (tx, rx) = mpsc::channel(QUEUE);
@@ -113,6 +131,11 @@ impl AuditLog {
         }
     }
 
+    /// Reopens a file sink once the records queued so far are written (SIGHUP).
+    pub async fn reopen(&self) {
+        let _ = self.tx.send(Msg::Reopen).await;
+    }
+
     /// Waits until every record queued so far is written.
     pub async fn flush(&self) {
         let (ack, done) = oneshot::channel();
@@ -141,6 +164,7 @@ fn writer(mut out: Out, mut rx: mpsc::Receiver<Msg>, metrics: Arc<Metrics>) {
             Msg::Flush(ack) => {
                 let _ = ack.send(());
             }
+            Msg::Reopen => out.reopen(),
         }
     }
 }

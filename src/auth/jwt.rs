@@ -10,7 +10,7 @@ use base64::Engine;
 use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
-use super::TokenError;
+use super::{KeySet, TokenError};
 use crate::config::AuthSettings;
 
 /// Largest token accepted, in bytes.
@@ -51,8 +51,8 @@ pub fn unix_now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
 
-/// Verifies `token` against the configured keys and claim rules at time `now`.
-pub fn verify(auth: &AuthSettings, token: &str, now: f64) -> Result<Claims, TokenError> {
+/// Verifies `token` against `keys` and the claim rules of `auth` at time `now`.
+pub fn verify(auth: &AuthSettings, keys: &KeySet, token: &str, now: f64) -> Result<Claims, TokenError> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(TokenError::TooLarge);
     }
@@ -74,14 +74,13 @@ pub fn verify(auth: &AuthSettings, token: &str, now: f64) -> Result<Claims, Toke
         Some(Value::String(k)) => Some(k.as_str()),
         Some(_) => return Err(TokenError::Malformed),
     };
-    let mut candidates =
-        auth.keys.iter().filter(|k| k.alg == alg && (kid.is_none() || k.kid.as_deref() == kid)).peekable();
-    if candidates.peek().is_none() {
+    let candidates = keys.candidates(kid, alg);
+    if candidates.is_empty() {
         return Err(TokenError::UnknownKey);
     }
     let message = &token[..head.len() + 1 + body.len()];
     let verified =
-        candidates.any(|k| jsonwebtoken::crypto::verify(sig, message.as_bytes(), &k.key, alg).unwrap_or(false));
+        candidates.iter().any(|k| jsonwebtoken::crypto::verify(sig, message.as_bytes(), &k.key, alg).unwrap_or(false));
     if !verified {
         return Err(TokenError::BadSignature);
     }

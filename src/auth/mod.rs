@@ -1,13 +1,16 @@
 //! Authentication: the bearer token from the request, verified against the
 //! configured keys and claim rules.
 
+pub mod jwks;
 pub mod jwt;
 pub mod keys;
+pub mod store;
 
 use hyper::header::{HeaderMap, AUTHORIZATION};
 
 pub use jwt::{verify, Claims};
 pub use keys::VerifyKey;
+pub use store::{KeySet, KeyStore};
 
 /// Why a token was refused. The `Display` text goes to the caller, so it
 /// names the rule that failed and never echoes the token.

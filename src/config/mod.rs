@@ -3,13 +3,16 @@
 //! `Config` holding ready-to-use runtime values (`validate`). `hsgate check`
 //! and `hsgate serve` run exactly this code.
 
+mod access;
 mod raw;
 mod secret;
+mod tls;
 mod validate;
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
@@ -18,13 +21,18 @@ use secrecy::SecretString;
 use serde::de::DeserializeOwned;
 
 use crate::auth::VerifyKey;
+use crate::ratelimit::Rate;
 use crate::relay::Redactor;
 use crate::routes::Routes;
+
+pub use tls::{provider as tls_provider, root_store, ServerTls};
 
 /// A validated configuration.
 #[derive(Debug)]
 pub struct Config {
     pub file: PathBuf,
+    /// Every file it was built from, this one first (for reload on change).
+    pub files: Vec<PathBuf>,
     pub server: ServerSettings,
     pub admin_listen: SocketAddr,
     pub upstream: UpstreamSettings,
@@ -40,6 +48,8 @@ pub struct Config {
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
     pub listen: SocketAddr,
+    /// HTTPS (and mTLS) on the listener.
+    pub tls: Option<ServerTls>,
     pub max_body_bytes: usize,
     pub header_read_timeout: Duration,
     pub request_timeout: Duration,
@@ -83,7 +93,19 @@ pub struct AuthSettings {
     pub leeway: Duration,
     pub max_token_lifetime: Option<Duration>,
     pub required_claims: Vec<String>,
-    pub keys: Vec<VerifyKey>,
+    /// Keys from the config itself (PEM, HMAC, `jwks_file`).
+    pub keys: Vec<Arc<VerifyKey>>,
+    pub jwks: Option<JwksSettings>,
+}
+
+/// `auth.jwks_url` and its companions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JwksSettings {
+    pub url: hyper::Uri,
+    /// `None`: the built-in web roots.
+    pub roots: Option<Vec<CertificateDer<'static>>>,
+    pub refresh: Duration,
+    pub min_refetch: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,6 +140,7 @@ pub struct Grant {
     pub claims: Vec<(String, serde_json::Value)>,
     pub profiles: Vec<String>,
     pub routes: Vec<String>,
+    pub rate: Option<Rate>,
 }
 
 /// One problem in the file: the key it is about and what is wrong.
@@ -133,14 +156,21 @@ impl fmt::Display for Problem {
     }
 }
 
-/// Errors and warnings collected while loading.
+/// Errors and warnings collected while loading, and the files read.
 #[derive(Debug, Default)]
 pub struct Problems {
     pub errors: Vec<Problem>,
     pub warnings: Vec<Problem>,
+    /// Every file the config made us read (watched for changes by `serve`).
+    pub files: Vec<PathBuf>,
 }
 
 impl Problems {
+    pub fn read(&mut self, path: &Path) {
+        if !self.files.iter().any(|f| f == path) {
+            self.files.push(path.to_owned());
+        }
+    }
     pub fn error(&mut self, key: impl Into<String>, message: impl Into<String>) {
         self.errors.push(Problem { key: key.into(), message: message.into() });
     }
@@ -187,10 +217,12 @@ pub fn load_str(text: &str, file: &Path) -> Result<Config, ConfigError> {
     };
     let raw = validate::split(table, &mut problems);
     let base = file.parent().map(Path::to_owned).unwrap_or_default();
+    problems.read(file);
     let config = validate::build(raw, file, &base, &mut problems);
     match config {
         Some(mut config) if problems.errors.is_empty() => {
             config.warnings = problems.warnings;
+            config.files = problems.files;
             Ok(config)
         }
         _ => Err(ConfigError { file: file.to_owned(), problems: problems.errors }),

@@ -13,6 +13,12 @@ use serde::Deserialize;
 pub struct Server {
     /// Address the gateway listens on.
     pub listen: String,
+    /// PEM certificate chain: serve HTTPS (with `tls_key_file`).
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of `tls_cert_file`.
+    pub tls_key_file: Option<PathBuf>,
+    /// PEM CA certificates: require a client certificate they issued (mTLS).
+    pub client_ca_file: Option<PathBuf>,
     /// Largest request body accepted, in bytes (also when chunked).
     pub max_body_bytes: u64,
     /// Time a client has to send the request head.
@@ -39,6 +45,9 @@ impl Default for Server {
     fn default() -> Self {
         Self {
             listen: "0.0.0.0:8080".into(),
+            tls_cert_file: None,
+            tls_key_file: None,
+            client_ca_file: None,
             max_body_bytes: 65536,
             header_read_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
@@ -121,6 +130,16 @@ pub struct Auth {
     pub required_claims: Vec<String>,
     /// A JWKS document with public keys.
     pub jwks_file: Option<PathBuf>,
+    /// The IdP's JWKS URL (https), fetched at start and refreshed.
+    pub jwks_url: Option<String>,
+    /// How often `jwks_url` is fetched again.
+    #[serde(with = "humantime_serde")]
+    pub jwks_refresh: Duration,
+    /// PEM roots for `jwks_url` instead of the built-in web roots.
+    pub jwks_ca_file: Option<PathBuf>,
+    /// A token with an unknown `kid` refetches `jwks_url` at most this often.
+    #[serde(with = "humantime_serde")]
+    pub jwks_min_refetch: Duration,
     /// Shared HMAC secrets (HS256/384/512).
     pub hmac: Vec<HmacKey>,
     /// Public keys in PEM files.
@@ -137,6 +156,10 @@ impl Default for Auth {
             max_token_lifetime: None,
             required_claims: vec!["sub".into()],
             jwks_file: None,
+            jwks_url: None,
+            jwks_refresh: Duration::from_secs(300),
+            jwks_ca_file: None,
+            jwks_min_refetch: Duration::from_secs(30),
             hmac: Vec::new(),
             pem: Vec::new(),
         }
@@ -222,6 +245,9 @@ pub struct Profile {
     /// File holding the password (trailing whitespace trimmed).
     #[serde(default)]
     pub password_file: Option<PathBuf>,
+    /// This customer's HostedSuite host, if not `upstream.url`.
+    #[serde(default)]
+    pub upstream_url: Option<String>,
 }
 
 /// `[[grant]]`: who may use which login on which route.
@@ -235,4 +261,24 @@ pub struct Grant {
     pub profiles: Vec<String>,
     /// Routes this grant may call.
     pub routes: Vec<String>,
+    /// Requests per second or minute (`"20/s"`, `"600/m"`); the burst equals the count.
+    #[serde(default)]
+    pub rate_limit: Option<String>,
+}
+
+/// `[[route]]`: a further HostedSuite endpoint.
+#[derive(Debug, Deserialize)]
+pub struct Route {
+    /// Name grants list.
+    pub name: String,
+    /// The caller's path and the upstream path.
+    pub path: String,
+    /// The ServiceStack request DTO's name: its predefined routes are answered too.
+    #[serde(default)]
+    pub operation: Option<String>,
+    /// Further exact paths for this route.
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// Body fields callers may send (any JSON value).
+    pub fields: Vec<String>,
 }

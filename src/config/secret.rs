@@ -41,6 +41,7 @@ pub fn resolve(src: SecretSource<'_>, base: &Path, problems: &mut Problems, requ
         }
     } else if let Some(file) = src.file {
         let path = resolve_path(base, file);
+        problems.read(&path);
         match std::fs::read(&path) {
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(mut text) => {

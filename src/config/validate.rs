@@ -6,18 +6,15 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use jsonwebtoken::Algorithm;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::CertificateDer;
 
-use super::raw;
 use super::secret::{self, SecretSource};
+use super::{access, raw, tls};
 use super::{
-    section, AuditSettings, AuditSinkKind, AuthSettings, BaseUrl, Config, Grant, Problems, Profile, ServerSettings,
-    UpstreamSettings,
+    section, AuditSettings, AuditSinkKind, AuthSettings, BaseUrl, Config, JwksSettings, Problems, Profile,
+    ServerSettings, UpstreamSettings,
 };
 use crate::auth::keys;
 use crate::relay::Redactor;
-use crate::routes::Routes;
 
 /// The file's tables, each deserialized on its own so one bad table does not hide the others.
 #[derive(Default)]
@@ -29,6 +26,7 @@ pub(super) struct Raw {
     audit: Option<raw::Audit>,
     profiles: Vec<raw::Profile>,
     grants: Vec<raw::Grant>,
+    routes: Vec<raw::Route>,
     /// Tables present in the file (parsed or not), so that a table that failed
     /// to parse is not also reported as missing.
     present: HashSet<String>,
@@ -65,6 +63,7 @@ pub(super) fn split(table: toml::Table, problems: &mut Problems) -> Raw {
                 raw.grant_entries = entries(&value);
                 raw.grants = array("grant", value, problems);
             }
+            "route" => raw.routes = array("route", value, problems),
             other => problems.error(other, "unknown key"),
         }
     }
@@ -96,7 +95,7 @@ pub(super) fn build(raw: Raw, file: &Path, base: &Path, problems: &mut Problems)
         }
     }
     let present = |name: &str| raw.present.contains(name);
-    let server = or_default(raw.server, present("server")).and_then(|s| server(s, problems));
+    let server = or_default(raw.server, present("server")).and_then(|s| server(s, base, problems));
     let admin = or_default(raw.admin, present("admin"));
     let admin_listen = admin.and_then(|a| addr("admin.listen", &a.listen, problems));
     let upstream = or_default(raw.upstream, present("upstream")).and_then(|u| upstream(u, base, problems));
@@ -109,28 +108,22 @@ pub(super) fn build(raw: Raw, file: &Path, base: &Path, problems: &mut Problems)
         }
     };
     let audit = or_default(raw.audit, present("audit")).and_then(|a| audit(a, base, problems));
-    let routes = match Routes::new(vec![Routes::builtin_route()]) {
-        Ok(r) => Some(r),
-        Err(clashes) => {
-            for c in clashes {
-                problems.error("route", c.to_string());
-            }
-            None
-        }
-    };
+    let routes = access::routes(raw.routes, problems);
     if raw.profile_entries == 0 {
         problems.error("profile", "at least one [[profile]] is required");
     }
     if raw.grant_entries == 0 {
         problems.error("grant", "at least one [[grant]] is required");
     }
-    let profiles = profiles(raw.profiles, upstream.as_ref().map(|u| &u.url), base, problems);
-    let grants = grants(raw.grants, &raw.profile_names, routes.as_ref(), problems);
+    let allow_plaintext = upstream.as_ref().is_some_and(|u| u.allow_plaintext);
+    let profiles = profiles(raw.profiles, upstream.as_ref().map(|u| &u.url), allow_plaintext, base, problems);
+    let grants = access::grants(raw.grants, &raw.profile_names, routes.as_ref(), problems);
     if raw.broken {
         return None;
     }
     Some(Config {
         file: file.to_owned(),
+        files: Vec::new(),
         server: server?,
         admin_listen: admin_listen?,
         upstream: upstream?,
@@ -165,8 +158,11 @@ const MAX_BODY_LIMIT: u64 = 16 * 1024 * 1024;
 /// Upper bound for `max_connections` (each one holds a file descriptor and buffers).
 const MAX_CONNECTIONS_LIMIT: u64 = 1_000_000;
 
-fn server(s: raw::Server, problems: &mut Problems) -> Option<ServerSettings> {
+fn server(s: raw::Server, base: &Path, problems: &mut Problems) -> Option<ServerSettings> {
     let listen = addr("server.listen", &s.listen, problems);
+    let resolve = |p: &Option<std::path::PathBuf>| p.as_deref().map(|p| secret::resolve_path(base, p));
+    let (cert, key, ca) = (resolve(&s.tls_cert_file), resolve(&s.tls_key_file), resolve(&s.client_ca_file));
+    let tls = tls::server_tls(cert.as_deref(), key.as_deref(), ca.as_deref(), problems);
     if s.max_body_bytes == 0 || s.max_body_bytes > MAX_BODY_LIMIT {
         problems.error("server.max_body_bytes", format!("must be between 1 and {MAX_BODY_LIMIT}"));
     }
@@ -179,6 +175,7 @@ fn server(s: raw::Server, problems: &mut Problems) -> Option<ServerSettings> {
     }
     Some(ServerSettings {
         listen: listen?,
+        tls: tls?,
         max_body_bytes: usize::try_from(s.max_body_bytes.min(MAX_BODY_LIMIT)).ok()?,
         header_read_timeout: s.header_read_timeout,
         request_timeout: s.request_timeout,
@@ -236,7 +233,7 @@ fn upstream(u: raw::Upstream, base: &Path, problems: &mut Problems) -> Option<Up
         }
     };
     let roots = match &u.ca_file {
-        Some(file) => Some(load_roots("upstream.ca_file", &secret::resolve_path(base, file), problems)?),
+        Some(file) => Some(tls::load_roots("upstream.ca_file", &secret::resolve_path(base, file), problems)?),
         None => None,
     };
     positive("upstream.connect_timeout", u.connect_timeout, problems);
@@ -253,28 +250,6 @@ fn upstream(u: raw::Upstream, base: &Path, problems: &mut Problems) -> Option<Up
         login_failure_threshold: u.login_failure_threshold,
         login_failure_cooldown: u.login_failure_cooldown,
     })
-}
-
-/// PEM certificates to trust; at least one.
-fn load_roots(key: &str, path: &Path, problems: &mut Problems) -> Option<Vec<CertificateDer<'static>>> {
-    let certs: Result<Vec<_>, _> = match CertificateDer::pem_file_iter(path) {
-        Ok(iter) => iter.collect(),
-        Err(e) => {
-            problems.error(key, format!("cannot read {}: {e}", path.display()));
-            return None;
-        }
-    };
-    match certs {
-        Ok(certs) if !certs.is_empty() => Some(certs),
-        Ok(_) => {
-            problems.error(key, format!("{} holds no PEM certificate", path.display()));
-            None
-        }
-        Err(e) => {
-            problems.error(key, format!("{}: bad PEM: {e}", path.display()));
-            None
-        }
-    }
 }
 
 fn algorithms(list: &[String], problems: &mut Problems) -> Vec<Algorithm> {
@@ -308,6 +283,7 @@ fn auth(a: raw::Auth, base: &Path, problems: &mut Problems) -> Option<AuthSettin
     let mut keys = Vec::new();
     if let Some(file) = &a.jwks_file {
         let path = secret::resolve_path(base, file);
+        problems.read(&path);
         match std::fs::read_to_string(&path) {
             Ok(text) => match keys::from_jwks(&text) {
                 Ok((found, skipped)) => {
@@ -337,6 +313,7 @@ fn auth(a: raw::Auth, base: &Path, problems: &mut Problems) -> Option<AuthSettin
     }
     for (i, p) in a.pem.iter().enumerate() {
         let path = secret::resolve_path(base, &p.file);
+        problems.read(&path);
         match std::fs::read(&path) {
             Ok(bytes) => match keys::from_pem(&p.kid, &p.alg, &bytes) {
                 Ok(k) => keys.push(k),
@@ -345,8 +322,9 @@ fn auth(a: raw::Auth, base: &Path, problems: &mut Problems) -> Option<AuthSettin
             Err(e) => problems.error(format!("auth.pem[{i}].file"), format!("cannot read {}: {e}", path.display())),
         }
     }
-    if a.jwks_file.is_none() && a.hmac.is_empty() && a.pem.is_empty() {
-        problems.error("auth", "no verification key: set jwks_file, [[auth.hmac]] or [[auth.pem]]");
+    let jwks = jwks(&a, base, problems);
+    if a.jwks_file.is_none() && a.jwks_url.is_none() && a.hmac.is_empty() && a.pem.is_empty() {
+        problems.error("auth", "no verification key: set jwks_file, jwks_url, [[auth.hmac]] or [[auth.pem]]");
     }
     for k in &keys {
         if !algorithms.contains(&k.alg) {
@@ -363,8 +341,38 @@ fn auth(a: raw::Auth, base: &Path, problems: &mut Problems) -> Option<AuthSettin
         leeway: a.leeway,
         max_token_lifetime: a.max_token_lifetime,
         required_claims: a.required_claims,
-        keys,
+        keys: keys.into_iter().map(std::sync::Arc::new).collect(),
+        jwks,
     })
+}
+
+/// `auth.jwks_url` (https only) and its companions.
+fn jwks(a: &raw::Auth, base: &Path, problems: &mut Problems) -> Option<JwksSettings> {
+    positive("auth.jwks_refresh", a.jwks_refresh, problems);
+    let Some(text) = &a.jwks_url else {
+        for (key, set) in [("auth.jwks_ca_file", a.jwks_ca_file.is_some())] {
+            if set {
+                problems.error(key, "only used with auth.jwks_url");
+            }
+        }
+        return None;
+    };
+    let url = match text.parse::<hyper::Uri>() {
+        Ok(u) if u.scheme_str() == Some("https") && u.authority().is_some() => Some(u),
+        Ok(u) if u.scheme_str() == Some("http") => {
+            problems.error("auth.jwks_url", "must be https:// (keys fetched in the clear could be replaced)");
+            None
+        }
+        _ => {
+            problems.error("auth.jwks_url", format!("{text:?} is not an https:// URL"));
+            None
+        }
+    };
+    let roots = match &a.jwks_ca_file {
+        Some(file) => Some(tls::load_roots("auth.jwks_ca_file", &secret::resolve_path(base, file), problems)?),
+        None => None,
+    };
+    Some(JwksSettings { url: url?, roots, refresh: a.jwks_refresh, min_refetch: a.jwks_min_refetch })
 }
 
 fn audit(a: raw::Audit, base: &Path, problems: &mut Problems) -> Option<AuditSettings> {
@@ -394,7 +402,13 @@ fn audit(a: raw::Audit, base: &Path, problems: &mut Problems) -> Option<AuditSet
     Some(AuditSettings { sink: sink?, hmac_key, include_notes: a.include_notes })
 }
 
-fn profiles(list: Vec<raw::Profile>, url: Option<&BaseUrl>, base: &Path, problems: &mut Problems) -> Vec<Profile> {
+fn profiles(
+    list: Vec<raw::Profile>,
+    url: Option<&BaseUrl>,
+    allow_plaintext: bool,
+    base: &Path,
+    problems: &mut Problems,
+) -> Vec<Profile> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     for (i, p) in list.into_iter().enumerate() {
@@ -414,69 +428,20 @@ fn profiles(list: Vec<raw::Profile>, url: Option<&BaseUrl>, base: &Path, problem
             file: p.password_file.as_deref(),
         };
         let password = secret::resolve(src, base, problems, true);
-        if let (Some(password), Some(url)) = (password, url) {
+        let upstream = match &p.upstream_url {
+            Some(own) => base_url(&format!("{key}.upstream_url"), own, allow_plaintext, problems),
+            None => url.cloned(),
+        };
+        if let (Some(password), Some(upstream)) = (password, upstream) {
             out.push(Profile {
                 name: p.name,
                 customer_name: p.customer_name,
                 user_name: p.user_name,
                 redactor: Redactor::new(&password),
                 password,
-                upstream: url.clone(),
+                upstream,
             });
         }
-    }
-    out
-}
-
-fn claim_value(v: &toml::Value) -> Option<serde_json::Value> {
-    match v {
-        toml::Value::String(s) => Some(serde_json::Value::from(s.as_str())),
-        toml::Value::Integer(i) => Some(serde_json::Value::from(*i)),
-        toml::Value::Boolean(b) => Some(serde_json::Value::from(*b)),
-        _ => None,
-    }
-}
-
-fn grants(
-    list: Vec<raw::Grant>,
-    profiles: &HashSet<String>,
-    routes: Option<&Routes>,
-    problems: &mut Problems,
-) -> Vec<Grant> {
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
-    for (i, g) in list.into_iter().enumerate() {
-        let key = format!("grant[{i}]");
-        if g.name.is_empty() || !seen.insert(g.name.clone()) {
-            problems.error(format!("{key}.name"), format!("{:?} is empty or used twice", g.name));
-        }
-        if g.claims.is_empty() {
-            problems.error(format!("{key}.claims"), "must name at least one claim (a grant for everyone is refused)");
-        }
-        let mut claims = Vec::new();
-        for (name, value) in &g.claims {
-            match claim_value(value) {
-                Some(v) => claims.push((name.clone(), v)),
-                None => problems.error(format!("{key}.claims.{name}"), "must be a string, integer or boolean"),
-            }
-        }
-        if g.profiles.is_empty() {
-            problems.error(format!("{key}.profiles"), "must list at least one profile");
-        }
-        for p in &g.profiles {
-            if !profiles.contains(p) {
-                problems.error(format!("{key}.profiles"), format!("no [[profile]] named {p:?}"));
-            }
-        }
-        if g.routes.is_empty() {
-            problems.error(format!("{key}.routes"), "must list at least one route");
-        }
-        for r in &g.routes {
-            if routes.is_some_and(|routes| routes.by_name(r).is_none()) {
-                problems.error(format!("{key}.routes"), format!("no route named {r:?}"));
-            }
-        }
-        out.push(Grant { name: g.name, claims, profiles: g.profiles, routes: g.routes });
     }
     out
 }

@@ -17,12 +17,13 @@ use tokio::net::TcpStream;
 use tokio::sync::{watch, OwnedSemaphorePermit};
 use tokio::task::JoinError;
 use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
 
 use super::activity::{Activity, Expiry, Limits};
 use super::body::TrackedBody;
 use super::io::WatchedIo;
 use crate::error::GatewayError;
-use crate::gateway;
+use crate::gateway::{self, Caller};
 use crate::state::Shared;
 
 /// How long an idle connection asked to close (HTTP/2 GOAWAY) may take to do so.
@@ -39,19 +40,67 @@ pub struct Listener {
     pub force: watch::Receiver<bool>,
     /// Bumped when the listener is at its connection cap: idle connections close.
     pub evict: watch::Receiver<u64>,
+    /// The listener serves HTTPS (fixed at start; certificates reload).
+    pub tls: bool,
 }
 
 /// Serves one accepted connection until it ends; `_slot` is its place under the cap.
 pub async fn serve(stream: TcpStream, peer: SocketAddr, listener: Listener, _slot: OwnedSemaphorePermit) {
     let activity = Activity::new(Instant::now());
     let limits = limits(&listener.shared);
-    let io = TokioIo::new(WatchedIo::new(stream, activity.clone()));
+    let expired = activity.expired(limits, listener.evict.clone());
+    tokio::pin!(expired);
+    let watched = WatchedIo::new(stream, activity.clone());
+    if !listener.tls {
+        let caller = Caller { peer, client_cert: None };
+        return drive(TokioIo::new(watched), caller, &activity, &listener, expired).await;
+    }
+    let Some(config) = listener.shared.listener_tls.load_full() else { return };
+    // The handshake is part of the first request's head: same deadline.
+    let handshake = TlsAcceptor::from(config).accept(watched);
+    let tls = tokio::select! {
+        done = handshake => match done {
+            Ok(tls) => tls,
+            Err(e) => {
+                tracing::debug!(error = %e, %peer, "TLS handshake failed");
+                return;
+            }
+        },
+        why = &mut expired => {
+            tracing::debug!(%peer, reason = why.reason(), "closing connection during the TLS handshake");
+            listener.shared.metrics.connection_closed(why.label());
+            return;
+        }
+        () = signalled(listener.force.clone()) => return,
+    };
+    let client_cert = tls.get_ref().1.peer_certificates().and_then(|chain| chain.first()).and_then(|c| subject(c));
+    let caller = Caller { peer, client_cert };
+    drive(TokioIo::new(tls), caller, &activity, &listener, expired).await;
+}
+
+/// The subject of a client certificate, RFC 4514 style (`CN=svc-notes,O=Acme`).
+fn subject(cert: &[u8]) -> Option<Arc<str>> {
+    let (_, parsed) = x509_parser::parse_x509_certificate(cert).ok()?;
+    Some(Arc::from(parsed.subject().to_string()))
+}
+
+/// HTTP/1.1 or h2 over `io` until the connection ends or a deadline passes.
+async fn drive<I>(
+    io: I,
+    caller: Caller,
+    activity: &Arc<Activity>,
+    listener: &Listener,
+    mut expired: std::pin::Pin<&mut impl std::future::Future<Output = Expiry>>,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let peer = caller.peer;
     let shared = listener.shared.clone();
     let watched = activity.clone();
     let service = service_fn(move |req: Request<Incoming>| {
         let guard = watched.request(req.version() == Version::HTTP_2);
         let request_id = gateway::request_id(req.headers());
-        let task = tokio::spawn(gateway::handle(shared.clone(), req, peer, request_id.clone()));
+        let task = shared.in_flight.spawn(gateway::handle(shared.clone(), req, caller.clone(), request_id.clone()));
         async move {
             let response = answer_of(task.await, &request_id);
             let guard = guard.answered(Instant::now());
@@ -60,8 +109,6 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, listener: Listener, _slo
     });
     let conn = listener.builder.serve_connection(io, service);
     tokio::pin!(conn);
-    let expired = activity.expired(limits, listener.evict.clone());
-    tokio::pin!(expired);
     let stopping = signalled(listener.stop.clone());
     tokio::pin!(stopping);
     let forced = signalled(listener.force.clone());
@@ -104,8 +151,16 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, listener: Listener, _slo
 
 /// The request task's answer; if it panicked, a 500 carrying the request id
 /// its audit record carries.
-fn answer_of(joined: Result<gateway::GatewayResponse, JoinError>, request_id: &str) -> gateway::GatewayResponse {
-    joined.unwrap_or_else(|_| gateway::error_response(GatewayError::Internal.answer(), request_id))
+fn answer_of(
+    joined: Result<Option<gateway::GatewayResponse>, JoinError>,
+    request_id: &str,
+) -> gateway::GatewayResponse {
+    match joined {
+        Ok(Some(response)) => response,
+        // Ended by shutdown after the grace: the connection is being closed too.
+        Ok(None) => gateway::error_response(GatewayError::ShuttingDown.answer(), request_id),
+        Err(_) => gateway::error_response(GatewayError::Internal.answer(), request_id),
+    }
 }
 
 /// The connection deadlines of the config in force when the connection was accepted.
@@ -138,6 +193,7 @@ mod tests {
     #[tokio::test]
     async fn a_panicking_request_task_answers_500_with_its_request_id() {
         let joined = tokio::spawn(async { panic!("handler bug") }).await;
+        let joined: Result<Option<gateway::GatewayResponse>, JoinError> = joined.map(Some);
         let response = answer_of(joined, "rid-of-the-request");
         assert_eq!(response.status(), 500);
         assert_eq!(response.headers()["x-request-id"], "rid-of-the-request");

@@ -15,7 +15,6 @@ mod conn;
 mod io;
 
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,8 +26,9 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::admin;
-use crate::config::{Config, ServerSettings};
+use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::ratelimit::RateLimits;
 use crate::state::{Runtime, RuntimeError, Shared};
 
 pub use activity::{Expiry, Limits};
@@ -62,6 +62,9 @@ pub struct Running {
     pub admin_addr: SocketAddr,
     pub shared: Arc<Shared>,
     stop: watch::Sender<bool>,
+    force: watch::Sender<bool>,
+    slots: Arc<Semaphore>,
+    max_connections: usize,
     gateway: JoinHandle<()>,
     admin: JoinHandle<()>,
 }
@@ -71,7 +74,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let metrics = Arc::new(Metrics::new());
     let settings = config.server.clone();
     let admin_listen = config.admin_listen;
-    let runtime = Runtime::build(config, &metrics)?;
+    let rate_limits = RateLimits::default();
+    let runtime = Runtime::build(config, &metrics, &rate_limits, None)?;
     let bind = |what, addr| async move {
         TcpListener::bind(addr).await.map_err(|source| StartError::Bind { what, addr, source })
     };
@@ -88,23 +92,62 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         source,
     })?;
 
-    let shared = Shared::new(runtime, metrics);
+    let shared = Shared::new(runtime, metrics, rate_limits)?;
     let (stop, stopped) = watch::channel(false);
-    let gateway = tokio::spawn(accept_loop(listener, shared.clone(), stopped, settings));
+    let (force, forced) = watch::channel(false);
+    let slots = Arc::new(Semaphore::new(settings.max_connections));
+    let context = conn::Listener {
+        shared: shared.clone(),
+        builder: Arc::new(http_builder()),
+        stop: stopped.clone(),
+        force: forced,
+        evict: watch::channel(0).1,
+        tls: settings.tls.is_some(),
+    };
+    let gateway = tokio::spawn(accept_loop(listener, context, stopped, slots.clone(), settings.max_connections));
     let admin = tokio::spawn(admin::serve(admin_listener, shared.clone()));
-    shared.ready.store(true, Ordering::SeqCst);
-    tracing::info!(%addr, %admin_addr, "hsgate serving");
-    Ok(Running { addr, admin_addr, shared, stop, gateway, admin })
+    shared.set_started();
+    let scheme = if settings.tls.is_some() { "https" } else { "http" };
+    tracing::info!(%addr, %admin_addr, scheme, "hsgate serving");
+    Ok(Running {
+        addr,
+        admin_addr,
+        shared,
+        stop,
+        force,
+        slots,
+        max_connections: settings.max_connections,
+        gateway,
+        admin,
+    })
 }
 
 impl Running {
-    /// Graceful stop: not ready, no new connections, open connections finish
-    /// their requests within `shutdown_grace` (then they are closed), the
-    /// audit queue is flushed.
+    /// Graceful stop (SPEC §7): `/readyz` turns 503, the listener stops
+    /// accepting, connections finish what they are doing, and every request
+    /// task gets until `shutdown_grace` to end; then the rest are ended (their
+    /// response records written as they drop) and the connections closed.
+    /// Last, the audit sink is flushed.
     pub async fn shutdown(self) {
-        self.shared.ready.store(false, Ordering::SeqCst);
+        self.shared.set_stopping();
+        let grace = self.shared.runtime.load().config.server.shutdown_grace;
+        let deadline = tokio::time::Instant::now() + grace;
         let _ = self.stop.send(true);
         let _ = self.gateway.await;
+        let all = u32::try_from(self.max_connections).unwrap_or(u32::MAX);
+        let drained = async {
+            let _ = self.slots.acquire_many(all).await;
+            self.shared.in_flight.finished().await;
+        };
+        if tokio::time::timeout_at(deadline, drained).await.is_err() {
+            let open = self.max_connections - self.slots.available_permits();
+            let requests = self.shared.in_flight.len();
+            tracing::warn!(connections = open, requests, "shutdown grace elapsed; ending what is left");
+            self.shared.in_flight.end_all();
+            let _ = self.force.send(true);
+            self.shared.in_flight.finished().await;
+            let _ = self.slots.acquire_many(all).await;
+        }
         self.shared.runtime.load().audit.flush().await;
         self.admin.abort();
         tracing::info!("hsgate stopped");
@@ -139,15 +182,13 @@ async fn stopping(stop: &mut watch::Receiver<bool>) {
 
 async fn accept_loop(
     listener: TcpListener,
-    shared: Arc<Shared>,
+    mut context: conn::Listener,
     mut stop: watch::Receiver<bool>,
-    settings: ServerSettings,
+    slots: Arc<Semaphore>,
+    max_connections: usize,
 ) {
-    let slots = Arc::new(Semaphore::new(settings.max_connections));
     let (evict, evicted) = watch::channel(0u64);
-    let (force, forced) = watch::channel(false);
-    let context =
-        conn::Listener { shared, builder: Arc::new(http_builder()), stop: stop.clone(), force: forced, evict: evicted };
+    context.evict = evicted;
     let mut cap_logged: Option<Instant> = None;
     loop {
         let slot = match slots.clone().try_acquire_owned() {
@@ -156,10 +197,7 @@ async fn accept_loop(
                 // Under a flood the cap is hit once per freed slot: say so now and then, not every time.
                 if cap_logged.is_none_or(|at| at.elapsed() >= CAP_LOG_EVERY) {
                     cap_logged = Some(Instant::now());
-                    tracing::warn!(
-                        limit = settings.max_connections,
-                        "connection cap reached; closing idle connections"
-                    );
+                    tracing::warn!(limit = max_connections, "connection cap reached; closing idle connections");
                 }
                 evict.send_modify(|n| *n = n.wrapping_add(1));
                 tokio::select! {
@@ -187,14 +225,5 @@ async fn accept_loop(
             },
             () = stopping(&mut stop) => break,
         }
-    }
-    drop(listener);
-    // Every connection holds a slot: all slots back means all connections ended.
-    let all = u32::try_from(settings.max_connections).unwrap_or(u32::MAX);
-    if tokio::time::timeout(settings.shutdown_grace, slots.acquire_many(all)).await.is_err() {
-        let open = settings.max_connections - slots.available_permits();
-        tracing::warn!(connections = open, "shutdown grace elapsed; closing the remaining connections");
-        let _ = force.send(true);
-        let _ = slots.acquire_many(all).await;
     }
 }

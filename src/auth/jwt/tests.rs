@@ -13,6 +13,11 @@ use serde_json::json;
 
 use super::*;
 use crate::auth::keys;
+
+/// `super::verify` with the settings' own keys as the key set.
+fn verify(auth: &AuthSettings, token: &str, now: f64) -> Result<Claims, TokenError> {
+    super::verify(auth, &KeySet::new(auth.keys.iter().cloned()), token, now)
+}
 use crate::token::{claims, encoding_key, sign};
 
 const ISS: &str = "https://idp.test.internal";
@@ -105,6 +110,7 @@ fn settings() -> AuthSettings {
         keys::from_hmac("hs", Algorithm::HS256, &SecretString::from(HMAC_SECRET)),
     ];
     keys.extend(from_jwks);
+    let keys = keys.into_iter().map(std::sync::Arc::new).collect();
     AuthSettings {
         issuers: vec![ISS.into()],
         audiences: vec![AUD.into()],
@@ -113,6 +119,7 @@ fn settings() -> AuthSettings {
         max_token_lifetime: None,
         required_claims: vec!["sub".into()],
         keys,
+        jwks: None,
     }
 }
 

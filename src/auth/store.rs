@@ -1,0 +1,123 @@
+//! The key store: every verification key the gateway trusts, from the
+//! config (PEM, HMAC, `jwks_file`) and from `jwks_url`, as one set indexed by
+//! `kid` behind an `ArcSwap`. Lives for the process; a reload replaces the
+//! config's keys, a JWKS fetch replaces the fetched ones, and each key keeps
+//! the verification built for it when it was loaded.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use arc_swap::ArcSwap;
+use jsonwebtoken::Algorithm;
+
+use super::VerifyKey;
+
+/// Keys a token without `kid` is tried against, at most (a token cannot make
+/// the gateway run every signature check it has).
+pub const MAX_KEYS_WITHOUT_KID: usize = 4;
+
+/// One immutable set of keys.
+#[derive(Debug, Default)]
+pub struct KeySet {
+    by_kid: HashMap<String, Vec<Arc<VerifyKey>>>,
+    all: Vec<Arc<VerifyKey>>,
+}
+
+impl KeySet {
+    pub fn new(keys: impl IntoIterator<Item = Arc<VerifyKey>>) -> KeySet {
+        let all: Vec<Arc<VerifyKey>> = keys.into_iter().collect();
+        let mut by_kid: HashMap<String, Vec<Arc<VerifyKey>>> = HashMap::new();
+        for key in &all {
+            if let Some(kid) = &key.kid {
+                by_kid.entry(kid.clone()).or_default().push(key.clone());
+            }
+        }
+        KeySet { by_kid, all }
+    }
+
+    /// The keys a token with this `kid` (or none) and `alg` may be checked against.
+    pub fn candidates<'a>(&'a self, kid: Option<&str>, alg: Algorithm) -> Vec<&'a VerifyKey> {
+        let pool: &[Arc<VerifyKey>] = match kid {
+            Some(kid) => self.by_kid.get(kid).map_or(&[], Vec::as_slice),
+            None => &self.all,
+        };
+        let limit = if kid.is_some() { usize::MAX } else { MAX_KEYS_WITHOUT_KID };
+        pool.iter().filter(|k| k.alg == alg).take(limit).map(Arc::as_ref).collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.all.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.all.is_empty()
+    }
+}
+
+/// The process's keys.
+#[derive(Debug, Default)]
+pub struct KeyStore {
+    set: ArcSwap<KeySet>,
+    parts: Mutex<Parts>,
+}
+
+#[derive(Debug, Default)]
+struct Parts {
+    configured: Vec<Arc<VerifyKey>>,
+    fetched: Vec<Arc<VerifyKey>>,
+}
+
+impl KeyStore {
+    /// The set in force.
+    pub fn current(&self) -> Arc<KeySet> {
+        self.set.load_full()
+    }
+
+    /// Replaces the config's keys (a reload).
+    pub fn set_configured(&self, keys: Vec<Arc<VerifyKey>>) {
+        self.update(|p| p.configured = keys);
+    }
+
+    /// Replaces the keys fetched from `jwks_url`.
+    pub fn set_fetched(&self, keys: Vec<Arc<VerifyKey>>) {
+        self.update(|p| p.fetched = keys);
+    }
+
+    pub fn fetched_len(&self) -> usize {
+        self.parts.lock().unwrap_or_else(PoisonError::into_inner).fetched.len()
+    }
+
+    fn update(&self, f: impl FnOnce(&mut Parts)) {
+        let mut parts = self.parts.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut parts);
+        let set = KeySet::new(parts.configured.iter().chain(&parts.fetched).cloned());
+        self.set.store(Arc::new(set));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::keys;
+    use secrecy::SecretString;
+
+    fn hmac(kid: &str) -> Arc<VerifyKey> {
+        Arc::new(keys::from_hmac(kid, Algorithm::HS256, &SecretString::from(format!("secret-{kid}"))))
+    }
+
+    #[test]
+    fn candidates_by_kid_and_a_bounded_number_without() {
+        let store = KeyStore::default();
+        store.set_configured((0..6).map(|i| hmac(&format!("k{i}"))).collect());
+        store.set_fetched(vec![hmac("k1")]);
+        let set = store.current();
+        assert_eq!(set.len(), 7);
+        assert_eq!(set.candidates(Some("k1"), Algorithm::HS256).len(), 2, "configured and fetched k1");
+        assert!(set.candidates(Some("k1"), Algorithm::HS384).is_empty());
+        assert!(set.candidates(Some("nope"), Algorithm::HS256).is_empty());
+        assert_eq!(set.candidates(None, Algorithm::HS256).len(), MAX_KEYS_WITHOUT_KID);
+        store.set_fetched(Vec::new());
+        assert_eq!(store.current().len(), 6, "fetched keys replaced, configured kept");
+        assert_eq!(store.fetched_len(), 0);
+    }
+}
