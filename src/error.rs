@@ -205,7 +205,8 @@ impl GatewayError {
             E::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "UnsupportedMediaType",
-                "Content-Type must be application/json (charset utf-8)".into(),
+                "Content-Type must be application/json (charset utf-8); /api/{operation} paths take text/plain too"
+                    .into(),
                 vec![],
                 Deny,
                 Extra::None,

@@ -59,7 +59,12 @@ pub fn relay(answer: UpstreamAnswer, redactor: &Redactor) -> Result<Relayed, Rel
     if error_code(&doc).is_some_and(|c| LOGIN_REFUSED_CODES.iter().any(|r| r.eq_ignore_ascii_case(c))) {
         return Err(RelayError::LoginRefused);
     }
-    let redacted = redactor.may_occur(&body) && redactor.redact(&mut doc);
+    // The walk reads the raw text, so that a password in a duplicate key's
+    // dropped value counts too; re-serialising the tree then drops it.
+    let redacted = redactor.may_occur(&body) && redactor.found_in(&body);
+    if redacted {
+        redactor.redact(&mut doc);
+    }
     // Read after redaction: the code goes into the audit record.
     let error_code = error_code(&doc).map(str::to_owned);
     let body = if redacted { Bytes::from(serde_json::to_vec(&doc).map_err(|_| RelayError::NotJson)?) } else { body };

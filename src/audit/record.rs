@@ -174,9 +174,12 @@ impl Exchange {
 impl Drop for Exchange {
     fn drop(&mut self) {
         if !self.finished {
-            // The request's task ended without an answer (it panicked or was aborted).
-            self.complete(0);
-            self.record.error_code.get_or_insert_with(|| "InternalError".to_owned());
+            // The request's task ended without an answer: it panicked (the
+            // caller gets 500) or shutdown ended it after the grace (503, if
+            // the connection is still there to carry it).
+            let (status, code) = if std::thread::panicking() { (500, "InternalError") } else { (503, "ShuttingDown") };
+            self.complete(status);
+            self.record.error_code = Some(code.to_owned());
             self.log.try_write(Self::line(&self.record));
         }
     }

@@ -73,6 +73,14 @@ impl Redactor {
             || self.segments.iter().all(|s| memmem::find(body, s.expose_secret().as_bytes()).is_some())
     }
 
+    /// Whether any string of the JSON text `body` (keys included, and every
+    /// one of duplicate keys, which a parsed tree keeps only the last of)
+    /// holds the password, as is or in a view. `false` for text that is not JSON.
+    pub fn found_in(&self, body: &[u8]) -> bool {
+        let mut de = serde_json::Deserializer::from_slice(body);
+        serde::de::DeserializeSeed::deserialize(Walk(self), &mut de).unwrap_or(false)
+    }
+
     /// Redacts every string of `doc`, keys included; true if anything changed.
     pub fn redact(&self, doc: &mut Value) -> bool {
         match doc {
@@ -137,6 +145,58 @@ impl Redactor {
     }
 }
 
+/// A walk over a JSON document that sees every string, duplicates included;
+/// yields whether one holds the password.
+struct Walk<'r>(&'r Redactor);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Walk<'_> {
+    type Value = bool;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Walk<'_> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("JSON")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_unit<E>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_str<E>(self, s: &str) -> Result<bool, E> {
+        Ok(!self.0.spans(s).is_empty())
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        let mut found = false;
+        while let Some(hit) = seq.next_element_seed(Walk(self.0))? {
+            found |= hit;
+        }
+        Ok(found)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        let mut found = false;
+        while let Some(key) = map.next_key_seed(Walk(self.0))? {
+            found |= key;
+            found |= map.next_value_seed(Walk(self.0))?;
+        }
+        Ok(found)
+    }
+}
+
 /// Every (non-overlapping) occurrence of `needle` in `hay`, as byte spans.
 fn find_all<'a>(hay: &'a str, needle: &'a [u8]) -> impl Iterator<Item = (usize, usize)> + 'a {
     memmem::find_iter(hay.as_bytes(), needle).map(move |at| (at, at + needle.len()))
@@ -159,8 +219,9 @@ fn merge(mut spans: Vec<(usize, usize)>) -> Vec<(usize, usize)> {
 /// span of the original string the character came from.
 struct View {
     text: String,
-    /// Per byte of `text`: start and end (exclusive) in the source.
-    from: Vec<(usize, usize)>,
+    /// Per byte of `text`: start and end (exclusive) in the source (strings
+    /// are at most 4 MiB: the upstream answer limit).
+    from: Vec<(u32, u32)>,
 }
 
 impl View {
@@ -196,19 +257,25 @@ impl View {
 
     fn push(&mut self, c: char, start: usize, end: usize) {
         self.text.push(c);
+        let span = (u32::try_from(start).unwrap_or(u32::MAX), u32::try_from(end).unwrap_or(u32::MAX));
         for _ in 0..c.len_utf8() {
-            self.from.push((start, end));
+            self.from.push(span);
         }
     }
 
     /// This view of `outer`'s text, re-pointed at `outer`'s source.
     fn through(self, outer: &View) -> View {
-        let from = self.from.iter().map(|&(a, b)| outer.source(a, b)).collect();
+        let from = self.from.iter().map(|&(a, b)| outer.source32(a as usize, b as usize)).collect();
         View { text: self.text, from }
     }
 
     /// The source span of this view's bytes `a..b` (a non-empty range).
     fn source(&self, a: usize, b: usize) -> (usize, usize) {
+        let (start, end) = self.source32(a, b);
+        (start as usize, end as usize)
+    }
+
+    fn source32(&self, a: usize, b: usize) -> (u32, u32) {
         let start = self.from.get(a).map_or(0, |s| s.0);
         let end = b.checked_sub(1).and_then(|last| self.from.get(last)).map_or(start, |s| s.1);
         (start, end)

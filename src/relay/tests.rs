@@ -372,3 +372,19 @@ fn unrelated_bodies_are_untouched() {
         assert_eq!(&got.body[..], body.as_bytes(), "row {label:?}");
     }
 }
+
+#[test]
+fn a_password_in_an_overwritten_duplicate_key_is_not_relayed() {
+    // A parsed tree keeps only the last duplicate: the first must not slip through as raw bytes.
+    let password = secret("hunter2-dup");
+    let rows: &[&[u8]] = &[
+        br#"{"ResponseStatus":{"ErrorCode":"X","Message":"bad hunter2-dup","Message":"x"}}"#,
+        br#"{"a":{"Id":"hunter2-dup"},"a":1}"#,
+        br#"{"hunter2-dup":1,"hunter2-dup":2}"#,
+    ];
+    for body in rows {
+        let got = relay(answer(500, body), &password).unwrap();
+        assert!(got.redacted, "{}", String::from_utf8_lossy(body));
+        assert_no_password("duplicate", &got.body, "hunter2-dup");
+    }
+}

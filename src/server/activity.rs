@@ -7,7 +7,7 @@
 //! | HTTP/1 head arriving after an idle spell | request | `header_read_timeout` from its first byte |
 //! | idle: no request in progress | next request | `idle_timeout` from the last answer |
 //! | a request in progress | its answer | `request_timeout` (the handler's own deadline) |
-//! | an answer the client does not take | all of it taken | `write_timeout` from the answer being ready, or from a stalled write |
+//! | an answer the client does not take | all of it taken | `write_timeout` from the answer being ready (until its body is handed over), or from a write that stalls (until one makes progress) |
 //!
 //! The state is fed by the connection's I/O ([`super::io`]), by the service
 //! (a [`RequestGuard`] per request) and by the answer's body (which carries a
@@ -132,7 +132,8 @@ impl Activity {
         }
     }
 
-    /// A write could not proceed (the client is not reading).
+    /// A write could not proceed (the client is not reading); `write_timeout`
+    /// runs from the first such write until one makes progress again.
     pub fn on_write_blocked(&self, now: Instant) {
         let mut s = self.state();
         if s.stalled_since.is_none() {
@@ -188,7 +189,15 @@ impl Activity {
         at
     }
 
-    fn is_idle(&self) -> bool {
+    /// A write made progress: a stall, if any, is over.
+    pub fn on_write_progress(&self) {
+        let mut s = self.state();
+        if s.stalled_since.is_some() {
+            s.stalled_since = None;
+        }
+    }
+
+    pub fn is_idle(&self) -> bool {
         let s = self.state();
         matches!(s.phase, Phase::Idle { .. }) && s.stalled_since.is_none()
     }
@@ -198,6 +207,7 @@ impl Activity {
     pub async fn expired(&self, limits: Limits, mut evict: watch::Receiver<u64>) -> Expiry {
         let sleep = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(sleep);
+        let mut listening = true;
         loop {
             let now = Instant::now();
             let next = self.deadline(&limits);
@@ -210,10 +220,10 @@ impl Activity {
             tokio::select! {
                 () = &mut sleep, if next.is_some() => {}
                 () = self.changed.notified() => {}
-                changed = evict.changed() => {
+                changed = evict.changed(), if listening => {
                     if changed.is_err() {
                         // The listener is gone; only the deadlines remain.
-                        evict = watch::channel(0).1;
+                        listening = false;
                     } else if self.is_idle() {
                         return Expiry::Evicted;
                     }

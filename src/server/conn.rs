@@ -48,13 +48,13 @@ pub struct Listener {
 pub async fn serve(stream: TcpStream, peer: SocketAddr, listener: Listener, _slot: OwnedSemaphorePermit) {
     let activity = Activity::new(Instant::now());
     let limits = limits(&listener.shared);
-    let expired = activity.expired(limits, listener.evict.clone());
-    tokio::pin!(expired);
     let watched = WatchedIo::new(stream, activity.clone());
     if !listener.tls {
         let caller = Caller { peer, client_cert: None };
-        return drive(TokioIo::new(watched), caller, &activity, &listener, expired).await;
+        return drive(TokioIo::new(watched), caller, &activity, limits, &listener).await;
     }
+    let expired = activity.expired(limits, listener.evict.clone());
+    tokio::pin!(expired);
     let Some(config) = listener.shared.listener_tls.load_full() else { return };
     // The handshake is part of the first request's head: same deadline.
     let handshake = TlsAcceptor::from(config).accept(watched);
@@ -75,7 +75,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, listener: Listener, _slo
     };
     let client_cert = tls.get_ref().1.peer_certificates().and_then(|chain| chain.first()).and_then(|c| subject(c));
     let caller = Caller { peer, client_cert };
-    drive(TokioIo::new(tls), caller, &activity, &listener, expired).await;
+    drive(TokioIo::new(tls), caller, &activity, limits, &listener).await;
 }
 
 /// The subject of a client certificate, RFC 4514 style (`CN=svc-notes,O=Acme`).
@@ -85,13 +85,8 @@ fn subject(cert: &[u8]) -> Option<Arc<str>> {
 }
 
 /// HTTP/1.1 or h2 over `io` until the connection ends or a deadline passes.
-async fn drive<I>(
-    io: I,
-    caller: Caller,
-    activity: &Arc<Activity>,
-    listener: &Listener,
-    mut expired: std::pin::Pin<&mut impl std::future::Future<Output = Expiry>>,
-) where
+async fn drive<I>(io: I, caller: Caller, activity: &Arc<Activity>, limits: Limits, listener: &Listener)
+where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let peer = caller.peer;
@@ -113,6 +108,7 @@ async fn drive<I>(
     tokio::pin!(stopping);
     let forced = signalled(listener.force.clone());
     tokio::pin!(forced);
+    let mut expired = Box::pin(activity.expired(limits, listener.evict.clone()));
     let mut closing = false;
     let mut close_by: Option<Instant> = None;
     loop {
@@ -123,7 +119,7 @@ async fn drive<I>(
                 }
                 return;
             }
-            why = &mut expired, if close_by.is_none() => {
+            why = expired.as_mut(), if close_by.is_none() => {
                 tracing::debug!(%peer, reason = why.reason(), "closing connection");
                 listener.shared.metrics.connection_closed(why.label());
                 match why {
@@ -144,7 +140,15 @@ async fn drive<I>(
                 conn.as_mut().graceful_shutdown();
             }
             () = &mut forced => return,
-            () = sleep_until_opt(close_by) => return,
+            () = sleep_until_opt(close_by) => {
+                if activity.is_idle() {
+                    return;
+                }
+                // A request arrived before the client saw the goodbye: it runs
+                // to its end under the usual deadlines, then the connection closes.
+                close_by = None;
+                expired = Box::pin(activity.expired(limits, listener.evict.clone()));
+            }
         }
     }
 }

@@ -34,9 +34,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for WatchedIo<S> {
 }
 
 impl<S: AsyncWrite + Unpin> WatchedIo<S> {
-    fn note<T>(&self, polled: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
-        if polled.is_pending() {
-            self.activity.on_write_blocked(Instant::now());
+    fn note(&self, polled: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
+        match &polled {
+            Poll::Pending => self.activity.on_write_blocked(Instant::now()),
+            Poll::Ready(Ok(n)) if *n > 0 => self.activity.on_write_progress(),
+            Poll::Ready(_) => {}
         }
         polled
     }

@@ -39,6 +39,8 @@ const MAX_HEAD_BYTES: usize = 64 * 1024;
 const MAX_HEAD_FIELDS: usize = 32 * 1024 / 4;
 /// HTTP/2 header list (name + value + 32 bytes per field, RFC 9113): a 32 KiB head of up to 1,024 fields.
 const MAX_HEADER_LIST: u32 = 32 * 1024 + 32 * 1024;
+/// While at the cap, how often idle connections are asked again to make room.
+const EVICT_EVERY: Duration = Duration::from_secs(1);
 /// How often "connection cap reached" is logged at most.
 const CAP_LOG_EVERY: Duration = Duration::from_secs(10);
 /// Concurrent HTTP/2 streams per connection.
@@ -190,7 +192,7 @@ async fn accept_loop(
     let (evict, evicted) = watch::channel(0u64);
     context.evict = evicted;
     let mut cap_logged: Option<Instant> = None;
-    loop {
+    'accept: loop {
         let slot = match slots.clone().try_acquire_owned() {
             Ok(slot) => slot,
             Err(_) => {
@@ -199,13 +201,17 @@ async fn accept_loop(
                     cap_logged = Some(Instant::now());
                     tracing::warn!(limit = max_connections, "connection cap reached; closing idle connections");
                 }
-                evict.send_modify(|n| *n = n.wrapping_add(1));
-                tokio::select! {
-                    slot = slots.clone().acquire_owned() => match slot {
-                        Ok(slot) => slot,
-                        Err(_) => break,
-                    },
-                    () = stopping(&mut stop) => break,
+                // Ask idle connections to make room, again now and then for those that turn idle later.
+                loop {
+                    evict.send_modify(|n| *n = n.wrapping_add(1));
+                    tokio::select! {
+                        slot = slots.clone().acquire_owned() => match slot {
+                            Ok(slot) => break slot,
+                            Err(_) => break 'accept,
+                        },
+                        () = stopping(&mut stop) => break 'accept,
+                        () = tokio::time::sleep(EVICT_EVERY) => {}
+                    }
                 }
             }
         };

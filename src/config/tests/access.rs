@@ -50,4 +50,3 @@ fn audit_file_sink_path_is_relative_to_the_config_folder() {
     let c = fx.load(&config(&[("audit", "sink = \"file\""), ("audit", "path = \"logs/audit.jsonl\"")])).unwrap();
     assert_eq!(c.audit.sink, AuditSinkKind::File(fx.dir.path().join("logs/audit.jsonl")));
 }
-

@@ -33,7 +33,13 @@ fn example_config_validates_with_no_errors_or_warnings() {
         &crate::token::claims("https://idp.example.internal", "hsgate", "svc-notes", Duration::from_secs(60)),
     )
     .unwrap();
-    assert!(crate::auth::verify(&c.auth, &crate::auth::KeySet::new(c.auth.keys.iter().cloned()), &token, crate::auth::jwt::unix_now()).is_ok());
+    assert!(crate::auth::verify(
+        &c.auth,
+        &crate::auth::KeySet::new(c.auth.keys.iter().cloned()),
+        &token,
+        crate::auth::jwt::unix_now()
+    )
+    .is_ok());
 }
 
 /// `(section, key)` for every `key =` line, commented out or not; sections
@@ -128,4 +134,3 @@ fn example_config_documents_every_key_of_this_release_and_no_later_one() {
         assert!(text.contains(name), "the later-release note names {name}");
     }
 }
-

@@ -44,7 +44,13 @@ fn minimal_config_gets_every_spec_default() {
     assert_eq!(c.grants.len(), 1);
     assert_eq!(c.grants[0].claims, vec![("sub".to_owned(), serde_json::json!("svc-notes"))]);
     let token = hs256_token("k1", HMAC_SECRET);
-    let claims = crate::auth::verify(&c.auth, &crate::auth::KeySet::new(c.auth.keys.iter().cloned()), &token, crate::auth::jwt::unix_now()).unwrap();
+    let claims = crate::auth::verify(
+        &c.auth,
+        &crate::auth::KeySet::new(c.auth.keys.iter().cloned()),
+        &token,
+        crate::auth::jwt::unix_now(),
+    )
+    .unwrap();
     assert_eq!(claims.subject(), Some("svc-notes"), "the HMAC secret is the trimmed file text");
 }
 
@@ -166,4 +172,3 @@ fn value_rules() {
         assert!(has(&problems, key), "row {label:?}: {key} missing from {problems:?}");
     }
 }
-

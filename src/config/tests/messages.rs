@@ -26,4 +26,3 @@ fn toml_syntax_error_names_the_line() {
     assert_eq!(keys(&problems), ["(syntax)"]);
     assert!(problems[0].message.contains("line 3"), "{:?}", problems[0]);
 }
-

@@ -125,4 +125,3 @@ fn hs256_token(kid: &str, secret: &str) -> String {
     let claims = crate::token::claims("https://idp.example.internal", "hsgate", "svc-notes", Duration::from_secs(60));
     crate::token::sign(jsonwebtoken::Algorithm::HS256, Some(kid), &key, &claims).unwrap()
 }
-

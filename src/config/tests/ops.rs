@@ -48,11 +48,19 @@ fn route_rules() {
         ),
         ("relative path", route("name = \"a\"\npath = \"api/x\"\nfields = []\n"), "route[0].path"),
         ("path with a query", route("name = \"a\"\npath = \"/x?y\"\nfields = []\n"), "route[0].path"),
-        ("alias with ..", route("name = \"a\"\npath = \"/x\"\naliases = [\"/a/../x\"]\nfields = []\n"), "route[0].aliases"),
+        (
+            "alias with ..",
+            route("name = \"a\"\npath = \"/x\"\naliases = [\"/a/../x\"]\nfields = []\n"),
+            "route[0].aliases",
+        ),
         ("login field", route("name = \"a\"\npath = \"/x\"\nfields = [\"Pass_word\"]\n"), "route[0].fields"),
         ("field twice", route("name = \"a\"\npath = \"/x\"\nfields = [\"Page\", \"page\"]\n"), "route[0].fields"),
         ("fields missing", route("name = \"a\"\npath = \"/x\"\n"), "route[0]"),
-        ("bad operation", route("name = \"a\"\npath = \"/x\"\noperation = \"a/b\"\nfields = []\n"), "route[0].operation"),
+        (
+            "bad operation",
+            route("name = \"a\"\npath = \"/x\"\noperation = \"a/b\"\nfields = []\n"),
+            "route[0].operation",
+        ),
     ];
     for (label, text, key) in rows {
         let problems = fx.errors(text);
@@ -74,7 +82,9 @@ fn profile_upstream_url_and_jwks_url_rules() {
         assert!(has(&fx.errors(&config(&[("profile", line)])), key), "{line}");
     }
 
-    let c = fx.load(&config(&[("auth", "jwks_url = \"https://idp.example.internal/jwks\"\njwks_refresh = \"1m\"")])).unwrap();
+    let c = fx
+        .load(&config(&[("auth", "jwks_url = \"https://idp.example.internal/jwks\"\njwks_refresh = \"1m\"")]))
+        .unwrap();
     let jwks = c.auth.jwks.unwrap();
     assert_eq!(jwks.url, "https://idp.example.internal/jwks");
     assert_eq!((jwks.refresh, jwks.min_refetch), (Duration::from_secs(60), Duration::from_secs(30)));
@@ -126,8 +136,7 @@ fn listener_tls_rules() {
 fn the_files_a_config_is_built_from_are_listed() {
     let fx = Fixture::new();
     let c = fx.load(&config(&[])).unwrap();
-    let names: Vec<String> =
-        c.files.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    let names: Vec<String> = c.files.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
     assert_eq!(names[0], "hsgate.toml");
     for name in ["hmac.txt", "acme.pw"] {
         assert!(names.iter().any(|n| n == name), "{name} in {names:?}");

@@ -20,7 +20,16 @@ fn secret_sources() {
     assert_eq!(c.profiles[0].password.expose_secret(), "password-from-env");
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     let token = hs256_token("k1", "hmac-from-env");
-    assert!(crate::auth::verify(&c.auth, &crate::auth::KeySet::new(c.auth.keys.iter().cloned()), &token, crate::auth::jwt::unix_now()).is_ok(), "HMAC secret from env");
+    assert!(
+        crate::auth::verify(
+            &c.auth,
+            &crate::auth::KeySet::new(c.auth.keys.iter().cloned()),
+            &token,
+            crate::auth::jwt::unix_now()
+        )
+        .is_ok(),
+        "HMAC secret from env"
+    );
 
     // File: trailing whitespace trimmed (fixture writes "\r\n\n"), path relative to the config folder.
     let c = fx.load(&base).unwrap();
@@ -143,4 +152,3 @@ fn secrets_appear_in_no_error_message_and_no_debug_output() {
         }
     }
 }
-

@@ -73,4 +73,3 @@ fn auth_requires_issuers_audiences_and_a_key() {
         assert!(has(&problems, key), "row {label:?}: {key} missing from {problems:?}");
     }
 }
-
