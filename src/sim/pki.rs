@@ -70,6 +70,23 @@ impl TestPki {
         Ok(Arc::new(config))
     }
 
+    /// A client certificate (`clientAuth`) for `common_name` issued by this CA,
+    /// as PEM strings `(cert_pem, key_pem)`: for mTLS tests.
+    pub fn issue_client(&self, common_name: &str) -> Result<(String, String), SimError> {
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, common_name);
+        dn.push(DnType::OrganizationName, "hsgate tests");
+        params.distinguished_name = dn;
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.use_authority_key_identifier_extension = true;
+        let key = KeyPair::generate()?;
+        let cert = params.signed_by(&key, &self.ca)?;
+        Ok((cert.pem(), key.serialize_pem()))
+    }
+
     /// The same leaf as PEM strings `(cert_pem, key_pem)`, for tests that need files.
     pub fn server_cert_pem(&self) -> Result<(String, String), SimError> {
         Ok((self.leaf.cert_pem.clone(), self.leaf.key_pem.clone()))

@@ -69,6 +69,8 @@ pub struct Setup {
     pub extra: String,
     /// The simulator's PKI (default: a fresh one); `ca.pem` is its CA.
     pub pki: Option<TestPki>,
+    /// Write the `[[auth.pem]]` (ed1) and `[[auth.hmac]]` (hs1) keys (default true).
+    pub local_keys: bool,
 }
 
 impl Default for Setup {
@@ -87,9 +89,22 @@ impl Default for Setup {
             audit_path: None,
             extra: String::new(),
             pki: None,
+            local_keys: true,
         }
     }
 }
+
+/// The `[auth]` key tables of the test config (EdDSA `ed1`, HMAC `hs1`).
+const LOCAL_KEYS: &str = r#"
+[[auth.pem]]
+kid = "ed1"
+alg = "EdDSA"
+file = "ed.pub.pem"
+
+[[auth.hmac]]
+kid = "hs1"
+secret_file = "hmac.secret"
+"#;
 
 /// Key files, secrets and a config file on disk; nothing running.
 pub struct Fixture {
@@ -156,15 +171,7 @@ issuers = ["{ISSUER}"]
 audiences = ["{AUDIENCE}", "other-audience"]
 algorithms = ["EdDSA", "HS256"]
 {auth}
-
-[[auth.pem]]
-kid = "{ED_KID}"
-alg = "EdDSA"
-file = "ed.pub.pem"
-
-[[auth.hmac]]
-kid = "{HS_KID}"
-secret_file = "hmac.secret"
+{local_keys}
 
 [audit]
 sink = "file"
@@ -203,6 +210,7 @@ routes = ["calls.update"]
             audit_extra = setup.audit,
             auth = setup.auth,
             extra = setup.extra,
+            local_keys = if setup.local_keys { LOCAL_KEYS } else { "" },
         );
         let config_path = write("hsgate.toml", &config_text);
         let ed_key = EncodingKey::from_ed_pem(ed_private_pem.as_bytes()).unwrap();
@@ -702,6 +710,16 @@ impl TestEnv {
         }
         let metrics = self.metrics().await;
         assert_no_secret("/metrics", metrics.as_bytes(), &secrets);
+    }
+
+    /// The running gateway's process state.
+    pub fn shared(&self) -> std::sync::Arc<hsgate::state::Shared> {
+        self.running.as_ref().expect("the gateway is running").shared.clone()
+    }
+
+    /// Reloads the config file as SIGHUP does; true if the new config is in force.
+    pub async fn reload(&self) -> bool {
+        hsgate::reload::reload(&self.shared(), &self.config_path, hsgate::reload::Trigger::Signal).await
     }
 
     /// Graceful shutdown (flushes the audit sink).
