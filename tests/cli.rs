@@ -432,3 +432,76 @@ async fn sigterm_with_every_connection_slot_held_by_silent_clients_exits() {
     assert_eq!(status.code(), Some(0), "exit after SIGTERM with every slot held");
     drop(silent);
 }
+
+/// Kubernetes' atomic writer: `name -> ..data/name`, `..data -> ..<version>`.
+fn k8s_secret(dir: &Path, version: &str, name: &str, value: &str) {
+    let versioned = dir.join(format!("..{version}"));
+    std::fs::create_dir_all(&versioned).unwrap();
+    std::fs::write(versioned.join(name), value).unwrap();
+    let tmp = dir.join("..data_tmp");
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(format!("..{version}"), &tmp).unwrap();
+    std::fs::rename(&tmp, dir.join("..data")).unwrap();
+    let link = dir.join(name);
+    if std::fs::symlink_metadata(&link).is_err() {
+        std::os::unix::fs::symlink(format!("..data/{name}"), &link).unwrap();
+    }
+}
+
+async fn successful_reloads(admin: std::net::SocketAddr) -> u64 {
+    let m = get(admin, "/metrics").await.text();
+    m.lines()
+        .find_map(|l| l.strip_prefix("hsgate_config_reloads_total{result=\"success\"} "))
+        .map_or(0, |n| n.parse().unwrap())
+}
+
+async fn wait_reloads(admin: std::net::SocketAddr, at_least: u64) {
+    let deadline = Instant::now() + WAIT;
+    while successful_reloads(admin).await < at_least {
+        assert!(Instant::now() < deadline, "no reload after the files changed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changed_files_reload_without_a_signal() {
+    let setup = Setup { sim_acme_password: Some(format!("rotated-{}", hex(8))), ..Setup::default() };
+    let pki = TestPki::generate().unwrap();
+    let sim_pw = setup.sim_acme_password.clone().unwrap();
+    let sim = start_sim(&pki, &sim_pw, &setup.globex_password, Duration::from_secs(1)).await;
+    let fx = Fixture::new(setup, pki, &sim.url());
+    // The password as a Kubernetes Secret volume, still holding the old value.
+    let secrets = fx.path("secrets");
+    k8s_secret(&secrets, "2026_11_01", "acme.password", &fx.acme_password);
+    let text = fx.config_text.replace("password_file = \"acme.password\"", "password_file = \"secrets/acme.password\"");
+    std::fs::write(&fx.config_path, &text).unwrap();
+    let mut served = serve(&fx.config_path).await;
+    let send = |sub: &'static str| {
+        let token = fx.token(sub);
+        let req = Req::new("POST", PATH)
+            .header("Authorization", &format!("Bearer {token}"))
+            .header("Content-Type", "application/json")
+            .json(&json!({"Id": "call-1001", "Notes": "rotation"}));
+        let addr = served.addr;
+        async move { exchange(addr, &req.to_bytes()).await }
+    };
+    assert_error(&send(SUB).await, 502, "UpstreamCredentialsRejected", "the old password");
+
+    // The Secret is rotated in place: no signal.
+    k8s_secret(&secrets, "2026_12_01", "acme.password", &sim_pw);
+    wait_reloads(served.admin, 1).await;
+    assert_eq!(send(SUB).await.status, 200, "the rotated password is in force");
+
+    // The config file itself, edited in place: a new grant.
+    let with_grant = format!(
+        "{text}\n[[grant]]\nname = \"new\"\nclaims = {{ sub = \"svc-new\" }}\nprofiles = [\"acme\"]\nroutes = [\"calls.update\"]\n"
+    );
+    let before = successful_reloads(served.admin).await;
+    std::fs::write(&fx.config_path, with_grant).unwrap();
+    wait_reloads(served.admin, before + 1).await;
+    assert_eq!(send("svc-new").await.status, 200, "the edited config is in force");
+
+    signal(served.child.id().unwrap(), "-TERM");
+    assert_eq!(wait_exit(&mut served.child).await.code(), Some(0));
+    assert_no_secret("audit file", &fx.audit_bytes(), &fx.secrets());
+}
