@@ -343,3 +343,154 @@ def _(t):
             pass
     check(got.startswith(b"HTTP/1.1 200"), f"answered before the idle close: {got[:60]!r}")
     t.ctx.seen.append(got)
+
+
+# -- ops stage: reach and lifecycle -------------------------------------------------------------
+
+import signal as _signal
+import ssl as _ssl
+import threading as _threading
+
+from harness import wait_until
+
+
+def _jwks_only(ctx, **extra):
+    return {"auth": {"jwks_file": None, "hmac": None, "jwks_url": f"{ctx.sim.url}/jwks.json",
+                     "jwks_ca_file": str(ctx.ca_file), **extra}}
+
+
+@case("x-ops-jwks-url", config=lambda ctx: _jwks_only(ctx, jwks_refresh="1h"), isolated=True, stage="ops")
+def _(t):
+    t.expect_relayed(t.post(BODY, token=t.token("ES256")), BODY)
+    t.sim.clear()
+    t.expect_relayed(t.post(BODY, token=t.token("EdDSA")), BODY)
+    check(t.sim.jwks_fetches >= 1, "the JWKS was fetched")
+    t.sim.clear()
+    # HS256 keys are never taken from a JWKS: the hs1 token has no key now.
+    t.expect_refused(t.post(BODY, token=t.token("HS256")), 401, "InvalidToken")
+
+
+@case("x-ops-jwks-down-at-start", config=lambda ctx: _jwks_only(ctx, jwks_refresh="1s"), isolated=True,
+      start=False, stage="ops")
+def _(t):
+    t.sim.jwks = None          # the IdP answers 500
+    t.gw.start(wait=False)
+    check(wait_until(lambda: _admin_status(t, "/healthz") == 200, 10), "gateway not up")
+    eq(_admin_status(t, "/readyz"), 503, "/readyz with no key to verify with")
+    t.expect_refused(t.post(BODY), 401, "InvalidToken")
+    t.sim.jwks = t.ctx.jwks
+    check(wait_until(lambda: _admin_status(t, "/readyz") == 200, 8), "not ready after the IdP came back")
+    t.expect_relayed(t.post(BODY), BODY)
+
+
+def _admin_status(t, path):
+    try:
+        return t.gw.admin(path).status
+    except OSError:
+        return None
+
+
+@case("x-ops-sighup-reload", isolated=True, stage="ops")
+def _(t):
+    t.expect_refused(t.post(BODY, token=t.token(sub="svc-new")), 403, "Forbidden")
+    t.gw.config["grant"].append({"name": "new", "claims": {"sub": "svc-new"}, "profiles": ["acme"],
+                                 "routes": ["calls.update"]})
+    t.gw.write_config()
+    t.gw.reload()
+    t.expect_relayed(t.post(BODY, token=t.token(sub="svc-new")), BODY)
+    t.sim.clear()
+    t.gw.write_config("this is [not toml")
+    t.gw.reload()
+    t.expect_relayed(t.post(BODY, token=t.token(sub="svc-new")), BODY)   # the old config keeps serving
+    eq(_admin_status(t, "/readyz"), 200, "/readyz after a failed reload")
+
+
+@case("x-ops-rate-limit", config={"grant+": [{"name": "limited", "claims": {"sub": "svc-limited"},
+                                              "profiles": ["acme"], "routes": ["calls.update"], "rate_limit": "2/m"}]},
+      isolated=True, stage="ops")
+def _(t):
+    for _ in range(2):
+        eq(t.post(BODY, token=t.token(sub="svc-limited")).status, 200, "within the limit")
+    t.sim.clear()
+    r = t.post(BODY, token=t.token(sub="svc-limited"))
+    t.expect_refused(r, 429, "RateLimited")
+    check(r.header("Retry-After").isdigit() and int(r.header("Retry-After")) >= 1, f"Retry-After {r.header('Retry-After')!r}")
+    t.expect_relayed(t.post(BODY), BODY)   # other grants are not limited
+
+
+@case("x-ops-route-and-grant-routes",
+      config={"route": [{"name": "calls.list", "path": "/api/calls", "operation": "ListCallRecordsRequest",
+                         "fields": ["StartDate", "EndDate"]}],
+              "grant+": [{"name": "lister", "claims": {"sub": "svc-list"}, "profiles": ["acme"], "routes": ["calls.list"]}]},
+      isolated=True, stage="ops")
+def _(t):
+    sent = {"StartDate": "2026-11-01", "EndDate": {"any": ["json", 1]}}
+    r = t.post(sent, token=t.token(sub="svc-list"), path="/api/calls")
+    t.expect_relayed(r, sent, path="/api/calls")
+    t.sim.clear()
+    r = t.post(sent, token=t.token(sub="svc-list"), path="/api/ListCallRecordsRequest", ctype="text/plain")
+    t.expect_relayed(r, sent, path="/api/calls")
+    t.sim.clear()
+    t.expect_refused(t.post(BODY, token=t.token(sub="svc-list")), 403, "Forbidden")       # not granted calls.update
+    t.expect_refused(t.post(sent, path="/api/calls"), 403, "Forbidden")                    # svc-notes: not calls.list
+    t.expect_refused(t.post({"Page": 1}, token=t.token(sub="svc-list"), path="/api/calls"), 400, "InvalidRequest", "Page")
+
+
+@case("x-ops-route-path-claimed-twice", config={"route": [{"name": "dup", "path": "/api/UpdateCallRecordRequest",
+                                                          "fields": []}]}, start=False, stage="ops")
+def _(t):
+    rc, out = t.gw.check_config()
+    eq(rc, 2, f"exit code ({out[-200:]!r})")
+    check("/api/UpdateCallRecordRequest" in out, "names the path")
+
+
+@case("x-ops-profile-upstream-url",
+      config=lambda ctx: {"profile+": [{"name": "cpo", "customer_name": ctx.profiles["cpo"][0],
+                                         "user_name": ctx.profiles["cpo"][1],
+                                         "password_file": str(ctx.password_files["cpo"]), "upstream_url": ctx.sim2.url}],
+                          "grant+": [{"name": "cpo", "claims": {"sub": "svc-cpo"}, "profiles": ["cpo"],
+                                      "routes": ["calls.update"]}]},
+      isolated=True, stage="ops")
+def _(t):
+    r = t.post(BODY, token=t.token(sub="svc-cpo"))
+    t.expect_relayed(r, BODY, profile="cpo", sim=t.ctx.sim2)
+    check(not t.calls(), "nothing reached the main host")
+    t.ctx.sim2.clear()
+    t.expect_relayed(t.post(BODY), BODY)
+
+
+@case("x-ops-mtls", config=lambda ctx: {"server": {"tls_cert_file": str(ctx.cert_files[0]),
+                                                  "tls_key_file": str(ctx.cert_files[1]),
+                                                  "client_ca_file": str(ctx.ca_file)}},
+      isolated=True, stage="ops")
+def _(t):
+    r = t.post(BODY, rid="mtls-1", tls=t.ctx.tls_client("test"))
+    t.expect_relayed(r, BODY)
+    recs = [x for x in t.audit("mtls-1", want=2) if x["phase"] == "response"]
+    check(recs and isinstance(recs[0].get("client_cert"), str) and recs[0]["client_cert"],
+          f"client_cert in the audit record: {recs}")
+    t.sim.clear()
+    for who in (None, "rogue"):
+        try:
+            r = t.post(BODY, tls=t.ctx.tls_client(who))
+            failed = r.status != 200
+        except (OSError, _ssl.SSLError):
+            failed = True
+        check(failed, f"a client with {who or 'no'} certificate was served")
+    t.expect_no_upstream()
+    t.expect_refused(t.post(BODY, token=None, tls=t.ctx.tls_client("test")), 401, "MissingToken")
+
+
+@case("x-ops-sigterm-drains-in-flight", config={"server": {"shutdown_grace": "10s"}}, isolated=True, stage="ops")
+def _(t):
+    t.sim.slow_seconds = 0.8      # under the base config's upstream.timeout (1s)
+    out = {}
+    worker = _threading.Thread(target=lambda: out.update(r=t.post({"Id": "fault-slow", "Notes": "x"}, rid="drain-1")))
+    worker.start()
+    check(wait_until(lambda: any(x["phase"] == "request" for x in t.audit("drain-1")), 5), "request not forwarded")
+    t.gw.signal(_signal.SIGTERM)
+    check(wait_until(lambda: _admin_status(t, "/readyz") in (503, None), 5), "/readyz did not turn 503")
+    worker.join(15)
+    eq(out.get("r") and out["r"].status, 200, "the in-flight request finished")
+    eq(t.gw.proc.wait(15), 0, "exit code after the drain")
+    eq([x["status"] for x in t.audit("drain-1", want=2) if x["phase"] == "response"], [200], "response record")
