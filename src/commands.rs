@@ -12,7 +12,8 @@ use crate::metrics::Metrics;
 use crate::ratelimit::RateLimits;
 use crate::reload::{self, Trigger};
 use crate::server::{self, StartError};
-use crate::state::Runtime;
+use crate::state::{Runtime, RuntimeError};
+use crate::tls_client;
 use crate::watch::FileWatch;
 
 /// A fatal error and the exit code SPEC §2 gives it.
@@ -128,6 +129,11 @@ impl Signals {
 pub fn check(file: &Path) -> Result<String, Fatal> {
     let config = config::load(file)?;
     let text = summary(&config);
+    if let Some(jwks) = &config.auth.jwks {
+        // Not fetched (check stays offline), but its TLS client must build.
+        tls_client::connector(jwks.roots.as_deref(), jwks.refresh, tls_client::Plaintext::Refused)
+            .map_err(|e| as_config_error(file, StartError::Runtime(RuntimeError::Jwks(e))))?;
+    }
     Runtime::build(config, &Arc::new(Metrics::new()), &RateLimits::default(), None)
         .map_err(|e| as_config_error(file, StartError::Runtime(e)))?;
     Ok(text)
@@ -149,7 +155,12 @@ fn as_config_error(file: &Path, e: StartError) -> Fatal {
 pub fn summary(c: &Config) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "config {} is valid", c.file.display());
-    let _ = writeln!(s, "  listen        {} (admin {})", c.server.listen, c.admin_listen);
+    let tls = match &c.server.tls {
+        Some(t) if t.mtls => "HTTPS, client certificates required",
+        Some(_) => "HTTPS",
+        None => "plain HTTP",
+    };
+    let _ = writeln!(s, "  listen        {} ({tls}; admin {})", c.server.listen, c.admin_listen);
     let roots = match &c.upstream.roots {
         Some(r) => format!("{} CA certificate(s) from upstream.ca_file", r.len()),
         None => "built-in web roots".into(),
@@ -161,6 +172,14 @@ pub fn summary(c: &Config) -> String {
     let _ = writeln!(s, "  algorithms    {}", algs.join(", "));
     let keys: Vec<String> = c.auth.keys.iter().map(|k| format!("{} {:?}", k.label(), k.alg)).collect();
     let _ = writeln!(s, "  keys          {}", if keys.is_empty() { "(none)".into() } else { keys.join("; ") });
+    if let Some(j) = &c.auth.jwks {
+        let _ = writeln!(
+            s,
+            "  jwks_url      {} (every {}, not fetched by check)",
+            j.url,
+            humantime::format_duration(j.refresh)
+        );
+    }
     let sink = match &c.audit.sink {
         AuditSinkKind::Stdout => "stdout".to_owned(),
         AuditSinkKind::File(p) => format!("file {}", p.display()),
@@ -179,9 +198,10 @@ pub fn summary(c: &Config) -> String {
     }
     for g in &c.grants {
         let claims: Vec<String> = g.claims.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let rate = g.rate.map(|r| format!(", rate {r}")).unwrap_or_default();
         let _ = writeln!(
             s,
-            "  grant         {}: {} -> profiles [{}], routes [{}]",
+            "  grant         {}: {} -> profiles [{}], routes [{}]{rate}",
             g.name,
             claims.join(" "),
             g.profiles.join(", "),

@@ -92,6 +92,9 @@ fn apply(shared: &Arc<Shared>, config: Config) -> Result<(), RuntimeError> {
     let rated: Vec<_> = new.grants.iter().filter_map(|g| Some((g.name.clone(), g.rate?))).collect();
     shared.rate_limits.retain(&rated);
     shared.keys.set_configured(new.auth.keys.clone());
+    if !Arc::ptr_eq(&runtime.audit, &old.audit) {
+        shared.retired_audit.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(old.audit.clone());
+    }
     shared.runtime.store(Arc::new(runtime));
     Ok(())
 }

@@ -139,6 +139,8 @@ pub struct Shared {
     pub in_flight: InFlight,
     /// The TLS settings new gateway connections are accepted with (when the listener serves HTTPS).
     pub listener_tls: ArcSwapOption<rustls::ServerConfig>,
+    /// Audit writers a reload replaced (another sink): flushed too at shutdown.
+    pub retired_audit: std::sync::Mutex<Vec<Arc<AuditLog>>>,
     started: AtomicBool,
     stopping: AtomicBool,
 }
@@ -161,9 +163,20 @@ impl Shared {
             jwks,
             in_flight: InFlight::default(),
             listener_tls,
+            retired_audit: std::sync::Mutex::default(),
             started: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
         }))
+    }
+
+    /// Waits until every audit writer, current and replaced, has written what it was given.
+    pub async fn flush_audit(&self) {
+        let retired: Vec<Arc<AuditLog>> =
+            self.retired_audit.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        for log in retired {
+            log.flush().await;
+        }
+        self.runtime.load().audit.flush().await;
     }
 
     pub fn set_started(&self) {

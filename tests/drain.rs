@@ -39,7 +39,8 @@ async fn send_raw(addr: SocketAddr, bytes: Vec<u8>) -> (Vec<u8>, SocketAddr) {
 
 /// A slow request (`fault-slow`) sent from its own task.
 fn spawn_slow(env: &TestEnv, rid: &str) -> JoinHandle<(Vec<u8>, SocketAddr)> {
-    let bytes = env.req(&env.token(SUB), &json!({"Id": "fault-slow", "Notes": "x"})).header("X-Request-Id", rid).to_bytes();
+    let bytes =
+        env.req(&env.token(SUB), &json!({"Id": "fault-slow", "Notes": "x"})).header("X-Request-Id", rid).to_bytes();
     tokio::spawn(send_raw(env.addr, bytes))
 }
 

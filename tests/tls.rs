@@ -75,11 +75,10 @@ fn client_config(trust: &TestPki, client: Option<&(String, String)>) -> Arc<rust
     for cert in CertificateDer::pem_slice_iter(trust.ca_pem.as_bytes()) {
         roots.add(cert.unwrap()).unwrap();
     }
-    let builder =
-        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots);
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
     let mut config = match client {
         Some((cert_pem, key_pem)) => {
             let chain: Vec<CertificateDer<'static>> =

@@ -78,7 +78,8 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, listener: Listener, _slo
     drive(TokioIo::new(tls), caller, &activity, limits, &listener).await;
 }
 
-/// The subject of a client certificate, RFC 4514 style (`CN=svc-notes,O=Acme`).
+/// The subject of a client certificate as x509-parser writes it: attributes
+/// in certificate order, `, `-separated (`CN=svc-notes, O=Acme`).
 fn subject(cert: &[u8]) -> Option<Arc<str>> {
     let (_, parsed) = x509_parser::parse_x509_certificate(cert).ok()?;
     Some(Arc::from(parsed.subject().to_string()))

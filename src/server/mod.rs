@@ -150,7 +150,7 @@ impl Running {
             self.shared.in_flight.finished().await;
             let _ = self.slots.acquire_many(all).await;
         }
-        self.shared.runtime.load().audit.flush().await;
+        self.shared.flush_audit().await;
         self.admin.abort();
         tracing::info!("hsgate stopped");
     }
