@@ -137,3 +137,20 @@ async fn a_reload_keeps_the_upstream_pool_warm() {
     assert_eq!(env.update(SUB, "call-1001", "three").await.status, 200);
     assert_eq!(env.sim.connections(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reopens_the_audit_file_even_when_the_new_config_fails() {
+    let env = TestEnv::start(|_| {}).await;
+    let first = env.update(SUB, "call-1001", "before rotation").await;
+    env.wait_response_record(&first.request_id()).await;
+    let rotated = env.path("audit.jsonl.1");
+    std::fs::rename(&env.audit_path, &rotated).unwrap();
+    std::fs::write(&env.config_path, "broken = [").unwrap();
+    assert!(!env.reload().await, "the broken config does not load");
+    let second = env.update(SUB, "call-1001", "after rotation").await;
+    assert_eq!(second.status, 200, "the old config keeps serving");
+    let record = env.wait_response_record(&second.request_id()).await;
+    assert_eq!(record["status"], 200, "written to a fresh file at audit.path");
+    let old = std::fs::read_to_string(&rotated).unwrap();
+    assert!(old.contains(&first.request_id()) && !old.contains(&second.request_id()));
+}
