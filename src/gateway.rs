@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::audit::Exchange;
-use crate::auth::{self, Claims, TokenError};
+use crate::auth::{self, Claims, TokenCache, TokenError};
 use crate::config::{Config, Profile};
 use crate::error::{Answer, Extra, GatewayError};
 use crate::inject::CallerFields;
@@ -162,20 +162,41 @@ async fn try_handle(
     forward(shared, runtime, route, profile, &fields, ex, deadline).await
 }
 
-/// The token's claims, verified against the key set in force; a `kid` no key
-/// has may refetch `jwks_url` once (rate-limited there) before it is refused.
-async fn verify(shared: &Shared, config: &Config, token: &str, deadline: Instant) -> Result<Claims, TokenError> {
+/// The token's claims. A token verified before with the key set in force is
+/// taken from the cache, its claim rules (time included) checked again; else
+/// its signature is verified, and a `kid` no key has may refetch `jwks_url`
+/// once (rate-limited there) before it is refused.
+async fn verify(shared: &Shared, config: &Config, token: &str, deadline: Instant) -> Result<Arc<Claims>, TokenError> {
+    let now = auth::jwt::unix_now();
     let keys = shared.keys.current();
-    match auth::verify(&config.auth, &keys, token, auth::jwt::unix_now()) {
+    let cache_key = TokenCache::key(token);
+    if let Some(claims) = shared.tokens.get(&cache_key, keys.generation()) {
+        shared.metrics.token_cache_hits.inc();
+        return match auth::jwt::check_claims(&config.auth, &claims.0, now) {
+            Ok(()) => Ok(claims),
+            Err(e) => {
+                shared.tokens.remove(&cache_key);
+                Err(e)
+            }
+        };
+    }
+    shared.metrics.token_cache_misses.inc();
+    let (claims, keys) = match auth::verify(&config.auth, &keys, token, now) {
         Err(TokenError::UnknownKey) => {
             let Some(jwks) = shared.jwks.current() else { return Err(TokenError::UnknownKey) };
             match tokio::time::timeout_at(deadline, jwks.refetch()).await {
-                Ok(true) => auth::verify(&config.auth, &shared.keys.current(), token, auth::jwt::unix_now()),
-                Ok(false) | Err(_) => Err(TokenError::UnknownKey),
+                Ok(true) => {
+                    let keys = shared.keys.current();
+                    (auth::verify(&config.auth, &keys, token, auth::jwt::unix_now())?, keys)
+                }
+                Ok(false) | Err(_) => return Err(TokenError::UnknownKey),
             }
         }
-        other => other,
-    }
+        other => (other?, keys),
+    };
+    let claims = Arc::new(claims);
+    shared.tokens.insert(cache_key, claims.clone(), keys.generation(), token.len());
+    Ok(claims)
 }
 
 /// The checked request to HostedSuite and its answer back: breaker, audit

@@ -46,6 +46,9 @@ pub struct Metrics {
     pub config_reloads: Family<ResultLabel, Counter>,
     /// Gateway connections closed by one of their deadlines, by reason.
     pub connections_closed: Family<Reason, Counter>,
+    /// Tokens whose verification came from the cache, and those verified.
+    pub token_cache_hits: Counter,
+    pub token_cache_misses: Counter,
     /// `jwks_url` fetches by result.
     pub jwks_fetches: Family<ResultLabel, Counter>,
     /// Keys from the last successful `jwks_url` fetch.
@@ -72,6 +75,8 @@ impl Metrics {
         let config_reloads = Family::<ResultLabel, Counter>::default();
         let connections_closed = Family::<Reason, Counter>::default();
         let jwks_fetches = Family::<ResultLabel, Counter>::default();
+        let token_cache_hits = Counter::default();
+        let token_cache_misses = Counter::default();
         let jwks_keys = Gauge::default();
         let jwks_age = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
         let build_info = Family::<Version, Gauge>::default();
@@ -103,6 +108,12 @@ impl Metrics {
             connections_closed.clone(),
         );
         registry.register("hsgate_jwks_fetches", "jwks_url fetches by result", jwks_fetches.clone());
+        registry.register("hsgate_token_cache_hits", "Tokens found verified in the cache", token_cache_hits.clone());
+        registry.register(
+            "hsgate_token_cache_misses",
+            "Tokens verified (not in the cache)",
+            token_cache_misses.clone(),
+        );
         registry.register("hsgate_jwks_keys", "Keys from the last successful jwks_url fetch", jwks_keys.clone());
         registry.register(
             "hsgate_jwks_age_seconds",
@@ -121,6 +132,8 @@ impl Metrics {
             config_reloads,
             connections_closed,
             jwks_fetches,
+            token_cache_hits,
+            token_cache_misses,
             jwks_keys,
             jwks_age,
         }

@@ -16,9 +16,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::audit::{AuditError, AuditLog, NotesHasher};
+use crate::audit::{AuditError, AuditLog, Durability, NotesHasher};
 use crate::auth::jwks::JwksSource;
-use crate::auth::KeyStore;
+use crate::auth::{KeyStore, TokenCache};
 use crate::breaker::LoginBreakers;
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -70,9 +70,12 @@ impl Runtime {
             Some(p) if p.upstream.key == UpstreamKey::of(&config.upstream) => p.upstream.clone(),
             _ => Arc::new(Upstream::new(&config.upstream).map_err(RuntimeError::Upstream)?),
         };
+        let durability = if config.audit.fsync { Durability::Synced } else { Durability::Written };
         let audit = match previous {
-            Some(p) if p.config.audit.sink == config.audit.sink => p.audit.clone(),
-            _ => Arc::new(AuditLog::open(&config.audit.sink, metrics.clone())?),
+            Some(p) if p.config.audit.sink == config.audit.sink && p.config.audit.fsync == config.audit.fsync => {
+                p.audit.clone()
+            }
+            _ => Arc::new(AuditLog::open(&config.audit.sink, durability, metrics.clone())?),
         };
         let notes = NotesHasher::new(config.audit.hmac_key.as_ref(), config.audit.include_notes);
         let limiters = config
@@ -135,6 +138,7 @@ pub struct Shared {
     pub breakers: LoginBreakers,
     pub rate_limits: RateLimits,
     pub keys: Arc<KeyStore>,
+    pub tokens: TokenCache,
     pub jwks: JwksSource,
     pub in_flight: InFlight,
     /// The TLS settings new gateway connections are accepted with (when the listener serves HTTPS).
@@ -160,6 +164,7 @@ impl Shared {
             breakers: LoginBreakers::default(),
             rate_limits,
             keys,
+            tokens: TokenCache::default(),
             jwks,
             in_flight: InFlight::default(),
             listener_tls,

@@ -151,7 +151,10 @@ async fn keys_are_fetched_at_start_and_a_rotated_key_is_found_through_its_unknow
     assert!(metric(&env, "hsgate_jwks_keys 1").await);
     assert!(env.metrics().await.contains("hsgate_jwks_age_seconds "));
 
-    assert_eq!(post(&env, &a.token(&env)).await.status, 200, "a key from the start-up fetch");
+    let a_token = a.token(&env);
+    assert_eq!(post(&env, &a_token).await.status, 200, "a key from the start-up fetch");
+    assert_eq!(post(&env, &a_token).await.status, 200, "the same token again: from the cache");
+    assert!(metric(&env, "hsgate_token_cache_hits_total 1").await);
     assert_eq!(server.fetches(), 1, "a known kid fetches nothing");
 
     // The IdP rotates: b replaces a.
@@ -160,6 +163,8 @@ async fn keys_are_fetched_at_start_and_a_rotated_key_is_found_through_its_unknow
     assert_eq!(server.fetches(), 2);
     let resp = post(&env, &a.token(&env)).await;
     assert_error(&resp, 401, "InvalidToken", "a's key is gone after the rotation");
+    let resp = post(&env, &a_token).await;
+    assert_error(&resp, 401, "InvalidToken", "a token verified (and cached) with the revoked key");
     env.assert_no_leaks().await;
 }
 

@@ -6,4 +6,4 @@ mod record;
 mod sink;
 
 pub use record::{AuditRecord, Exchange, NotesHasher};
-pub use sink::{AuditError, AuditLog};
+pub use sink::{AuditError, AuditLog, Durability};

@@ -96,7 +96,8 @@ fn time_claim(claims: &Map<String, Value>, name: &'static str) -> Result<Option<
     }
 }
 
-fn check_claims(auth: &AuthSettings, claims: &Map<String, Value>, now: f64) -> Result<(), TokenError> {
+/// The claim rules (time, issuer, audience, required claims) at time `now`.
+pub fn check_claims(auth: &AuthSettings, claims: &Map<String, Value>, now: f64) -> Result<(), TokenError> {
     let leeway = auth.leeway.as_secs_f64();
     let exp = time_claim(claims, "exp")?.ok_or(TokenError::MissingClaim("exp".into()))?;
     if now > exp + leeway {

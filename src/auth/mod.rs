@@ -1,6 +1,7 @@
 //! Authentication: the bearer token from the request, verified against the
 //! configured keys and claim rules.
 
+pub mod cache;
 pub mod jwks;
 pub mod jwt;
 pub mod keys;
@@ -8,6 +9,7 @@ pub mod store;
 
 use hyper::header::{HeaderMap, AUTHORIZATION};
 
+pub use cache::TokenCache;
 pub use jwt::{verify, Claims};
 pub use keys::VerifyKey;
 pub use store::{KeySet, KeyStore};

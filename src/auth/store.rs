@@ -21,6 +21,8 @@ pub const MAX_KEYS_WITHOUT_KID: usize = 4;
 pub struct KeySet {
     by_kid: HashMap<String, Vec<Arc<VerifyKey>>>,
     all: Vec<Arc<VerifyKey>>,
+    /// Which set this is: every change of the store makes a new one.
+    generation: u64,
 }
 
 impl KeySet {
@@ -32,7 +34,11 @@ impl KeySet {
                 by_kid.entry(kid.clone()).or_default().push(key.clone());
             }
         }
-        KeySet { by_kid, all }
+        KeySet { by_kid, all, generation: 0 }
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// The keys a token with this `kid` (or none) and `alg` may be checked against.
@@ -65,6 +71,7 @@ pub struct KeyStore {
 struct Parts {
     configured: Vec<Arc<VerifyKey>>,
     fetched: Vec<Arc<VerifyKey>>,
+    generation: u64,
 }
 
 impl KeyStore {
@@ -73,7 +80,8 @@ impl KeyStore {
         self.set.load_full()
     }
 
-    /// Replaces the config's keys (a reload).
+    /// Replaces the config's keys (a reload: every cached verification is void,
+    /// since the claim rules may have changed too).
     pub fn set_configured(&self, keys: Vec<Arc<VerifyKey>>) {
         self.update(|p| p.configured = keys);
     }
@@ -90,7 +98,9 @@ impl KeyStore {
     fn update(&self, f: impl FnOnce(&mut Parts)) {
         let mut parts = self.parts.lock().unwrap_or_else(PoisonError::into_inner);
         f(&mut parts);
-        let set = KeySet::new(parts.configured.iter().chain(&parts.fetched).cloned());
+        parts.generation += 1;
+        let mut set = KeySet::new(parts.configured.iter().chain(&parts.fetched).cloned());
+        set.generation = parts.generation;
         self.set.store(Arc::new(set));
     }
 }

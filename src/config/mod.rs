@@ -119,6 +119,8 @@ pub struct AuditSettings {
     pub sink: AuditSinkKind,
     pub hmac_key: Option<SecretString>,
     pub include_notes: bool,
+    /// `fdatasync` each batch before acknowledging it.
+    pub fsync: bool,
 }
 
 /// A stored HostedSuite login.

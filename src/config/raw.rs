@@ -212,6 +212,8 @@ pub struct Audit {
     pub hmac_key_file: Option<PathBuf>,
     /// Put the Notes text itself into the record.
     pub include_notes: bool,
+    /// `fdatasync` each batch of records before acknowledging it (file sink).
+    pub fsync: bool,
 }
 
 impl Default for Audit {
@@ -223,6 +225,7 @@ impl Default for Audit {
             hmac_key_env: None,
             hmac_key_file: None,
             include_notes: false,
+            fsync: false,
         }
     }
 }

@@ -399,7 +399,10 @@ fn audit(a: raw::Audit, base: &Path, problems: &mut Problems) -> Option<AuditSet
         file: a.hmac_key_file.as_deref(),
     };
     let hmac_key = secret::resolve(src, base, problems, false);
-    Some(AuditSettings { sink: sink?, hmac_key, include_notes: a.include_notes })
+    if a.fsync && a.sink == "stdout" {
+        problems.error("audit.fsync", "only used with sink = \"file\"");
+    }
+    Some(AuditSettings { sink: sink?, hmac_key, include_notes: a.include_notes, fsync: a.fsync })
 }
 
 fn profiles(
