@@ -12,7 +12,7 @@
 //! State is per process and per profile name.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -28,16 +28,25 @@ struct State {
     in_flight: u32,
 }
 
+/// One profile's breaker.
 #[derive(Debug, Default)]
-struct Inner {
-    profiles: Mutex<HashMap<String, State>>,
+struct Breaker {
+    state: Mutex<State>,
     /// Woken whenever an outcome or a released slot may admit a waiter.
     changed: Notify,
 }
 
+impl Breaker {
+    fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        f(&mut self.state.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// The breakers of every profile: a read lock finds a profile's breaker, and
+/// each has its own lock, so profiles do not contend with each other.
 #[derive(Debug, Default, Clone)]
 pub struct LoginBreakers {
-    inner: Arc<Inner>,
+    profiles: Arc<RwLock<HashMap<String, Arc<Breaker>>>>,
 }
 
 /// Why a request may not go upstream.
@@ -53,8 +62,7 @@ pub enum Refused {
 /// dropping it without one (connect failure, timeout) changes no count.
 #[derive(Debug)]
 pub struct Slot {
-    breakers: LoginBreakers,
-    profile: String,
+    breaker: Arc<Breaker>,
 }
 
 enum Admission {
@@ -64,51 +72,40 @@ enum Admission {
 }
 
 impl LoginBreakers {
-    fn with<R>(&self, profile: &str, f: impl FnOnce(&mut State) -> R) -> R {
-        let mut map = self.inner.profiles.lock().unwrap_or_else(PoisonError::into_inner);
-        f(map.entry(profile.to_owned()).or_default())
+    fn breaker(&self, profile: &str) -> Arc<Breaker> {
+        if let Some(b) = self.profiles.read().unwrap_or_else(PoisonError::into_inner).get(profile) {
+            return b.clone();
+        }
+        let mut map = self.profiles.write().unwrap_or_else(PoisonError::into_inner);
+        map.entry(profile.to_owned()).or_default().clone()
     }
 
     /// Forgets the profile's refusals and suspension (its password changed).
     pub fn reset(&self, profile: &str) {
-        self.with(profile, |s| {
+        let breaker = self.breaker(profile);
+        breaker.with(|s| {
             s.refused_in_a_row = 0;
             s.suspended_until = None;
             s.trusted = false;
         });
-        self.inner.changed.notify_waiters();
+        breaker.changed.notify_waiters();
     }
 
+    #[cfg(test)]
     fn try_admit(&self, profile: &str, threshold: u32, now: Instant) -> Admission {
-        self.with(profile, |s| {
-            match s.suspended_until {
-                Some(until) if now < until => return Admission::Suspended,
-                Some(_) => {
-                    // Cooldown over: the count starts afresh, the login is unproven again.
-                    s.suspended_until = None;
-                    s.refused_in_a_row = 0;
-                    s.trusted = false;
-                }
-                None => {}
-            }
-            if s.trusted || s.in_flight + s.refused_in_a_row < threshold {
-                s.in_flight += 1;
-                Admission::Go
-            } else {
-                Admission::Wait
-            }
-        })
+        try_admit(&self.breaker(profile), threshold, now)
     }
 
     /// Admits a request for `profile`, waiting (until `deadline`) while the
     /// login is unproven and enough requests are already probing it.
     pub async fn admit(&self, profile: &str, threshold: u32, deadline: Instant) -> Result<Slot, Refused> {
+        let breaker = self.breaker(profile);
         loop {
-            let changed = self.inner.changed.notified();
+            let changed = breaker.changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
-            match self.try_admit(profile, threshold, Instant::now()) {
-                Admission::Go => return Ok(Slot { breakers: self.clone(), profile: profile.to_owned() }),
+            match try_admit(&breaker, threshold, Instant::now()) {
+                Admission::Go => return Ok(Slot { breaker: breaker.clone() }),
                 Admission::Suspended => return Err(Refused::Suspended),
                 Admission::Wait => {
                     if tokio::time::timeout_at(deadline, changed).await.is_err() {
@@ -120,10 +117,31 @@ impl LoginBreakers {
     }
 }
 
+fn try_admit(breaker: &Breaker, threshold: u32, now: Instant) -> Admission {
+    breaker.with(|s| {
+        match s.suspended_until {
+            Some(until) if now < until => return Admission::Suspended,
+            Some(_) => {
+                // Cooldown over: the count starts afresh, the login is unproven again.
+                s.suspended_until = None;
+                s.refused_in_a_row = 0;
+                s.trusted = false;
+            }
+            None => {}
+        }
+        if s.trusted || s.in_flight + s.refused_in_a_row < threshold {
+            s.in_flight += 1;
+            Admission::Go
+        } else {
+            Admission::Wait
+        }
+    })
+}
+
 impl Slot {
     /// HostedSuite refused the login; suspends the profile at the threshold.
     pub fn refused(&self, threshold: u32, cooldown: Duration, now: Instant) {
-        self.breakers.with(&self.profile, |s| {
+        self.breaker.with(|s| {
             s.trusted = false;
             s.refused_in_a_row += 1;
             if s.refused_in_a_row >= threshold {
@@ -134,7 +152,7 @@ impl Slot {
 
     /// Any answer that is not a refused login resets the count and proves the login.
     pub fn accepted(&self) {
-        self.breakers.with(&self.profile, |s| {
+        self.breaker.with(|s| {
             s.refused_in_a_row = 0;
             s.trusted = true;
         })
@@ -143,8 +161,8 @@ impl Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.breakers.with(&self.profile, |s| s.in_flight = s.in_flight.saturating_sub(1));
-        self.breakers.inner.changed.notify_waiters();
+        self.breaker.with(|s| s.in_flight = s.in_flight.saturating_sub(1));
+        self.breaker.changed.notify_waiters();
     }
 }
 

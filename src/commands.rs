@@ -36,8 +36,10 @@ impl Fatal {
     }
 }
 
-/// How long a burst of file events must be quiet before the reload runs.
+/// How long a burst of file events must be quiet before the reload runs ...
 const DEBOUNCE: Duration = Duration::from_millis(250);
+/// ... but a reload runs at the latest this long after the first event.
+const DEBOUNCE_MAX: Duration = Duration::from_secs(2);
 
 /// Runs the gateway until SIGTERM/SIGINT; reloads on SIGHUP and when a loaded file changes.
 pub async fn serve(file: &Path) -> Result<(), Fatal> {
@@ -56,13 +58,30 @@ pub async fn serve(file: &Path) -> Result<(), Fatal> {
                 break;
             }
             () = signals.hangup() => Trigger::Signal,
-            () = watch.changed.notified() => {
-                // Kubernetes swaps several entries at once; wait for the burst to end.
-                while tokio::time::timeout(DEBOUNCE, watch.changed.notified()).await.is_ok() {}
-                Trigger::FileChange
-            }
+            () = watch.changed.notified() => Trigger::FileChange,
         };
-        reload::reload(&running.shared, file, trigger).await;
+        // Kubernetes swaps several entries at once: wait for the burst to end
+        // (bounded), then reload; a stop signal meanwhile wins.
+        let work = async {
+            if trigger == Trigger::FileChange {
+                let latest = tokio::time::Instant::now() + DEBOUNCE_MAX;
+                while tokio::time::timeout_at(
+                    latest.min(tokio::time::Instant::now() + DEBOUNCE),
+                    watch.changed.notified(),
+                )
+                .await
+                .is_ok()
+                {}
+            }
+            reload::reload(&running.shared, file, trigger).await;
+        };
+        tokio::select! {
+            why = signals.stop() => {
+                tracing::info!(signal = why, "shutting down (a reload was under way)");
+                break;
+            }
+            () = work => {}
+        }
         watch.set(&running.shared.runtime.load().config.files);
     }
     running.shutdown().await;

@@ -170,9 +170,10 @@ async fn verify(shared: &Shared, config: &Config, token: &str, deadline: Instant
     let now = auth::jwt::unix_now();
     let keys = shared.keys.current();
     let cache_key = TokenCache::key(token);
-    if let Some(claims) = shared.tokens.get(&cache_key, keys.generation()) {
+    if let Some((claims, alg)) = shared.tokens.get(&cache_key, keys.generation()) {
         shared.metrics.token_cache_hits.inc();
-        return match auth::jwt::check_claims(&config.auth, &claims.0, now) {
+        let allowed = if config.auth.algorithms.contains(&alg) { Ok(()) } else { Err(TokenError::AlgorithmNotAllowed) };
+        return match allowed.and_then(|()| auth::jwt::check_claims(&config.auth, &claims.0, now)) {
             Ok(()) => Ok(claims),
             Err(e) => {
                 shared.tokens.remove(&cache_key);
@@ -195,7 +196,9 @@ async fn verify(shared: &Shared, config: &Config, token: &str, deadline: Instant
         other => (other?, keys),
     };
     let claims = Arc::new(claims);
-    shared.tokens.insert(cache_key, claims.clone(), keys.generation(), token.len());
+    if let Some(alg) = auth::jwt::header_alg(token) {
+        shared.tokens.insert(cache_key, claims.clone(), alg, keys.generation(), token.len());
+    }
     Ok(claims)
 }
 

@@ -7,11 +7,14 @@
 use bytes::Bytes;
 use hyper::header::HeaderValue;
 use hyper::StatusCode;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::upstream::{TooLarge, UpstreamAnswer, MAX_UPSTREAM_BODY};
 
+mod probe;
 mod redact;
+
+use probe::Probe;
 
 pub use redact::{Redactor, REDACTED};
 
@@ -55,46 +58,32 @@ pub fn relay(answer: UpstreamAnswer, redactor: &Redactor) -> Result<Relayed, Rel
         return Err(RelayError::LoginRefused);
     }
     let body = answer.body.map_err(|TooLarge| RelayError::TooLarge)?;
-    let mut doc: Value = serde_json::from_slice(&body).map_err(|_| RelayError::NotJson)?;
-    if error_code(&doc).is_some_and(|c| LOGIN_REFUSED_CODES.iter().any(|r| r.eq_ignore_ascii_case(c))) {
+    let probe = Probe::read(&body).ok_or(RelayError::NotJson)?;
+    if probe.error_code.as_deref().is_some_and(|c| LOGIN_REFUSED_CODES.iter().any(|r| r.eq_ignore_ascii_case(c))) {
         return Err(RelayError::LoginRefused);
     }
-    // The walk reads the raw text, so that a password in a duplicate key's
-    // dropped value counts too; re-serialising the tree then drops it.
+    // The common case ends here: the byte scan (or, failing that, a walk over
+    // the raw text that sees duplicate keys too) shows the password is not there.
     let redacted = redactor.may_occur(&body) && redactor.found_in(&body);
-    if redacted {
+    let (body, probe) = if redacted {
+        let mut doc: Value = serde_json::from_slice(&body).map_err(|_| RelayError::NotJson)?;
         redactor.redact(&mut doc);
-    }
-    // Read after redaction: the code goes into the audit record.
-    let error_code = error_code(&doc).map(str::to_owned);
-    let body = if redacted { Bytes::from(serde_json::to_vec(&doc).map_err(|_| RelayError::NotJson)?) } else { body };
-    let result = (answer.status.is_success() && doc.is_object()).then(|| summary(&doc));
+        let body = Bytes::from(serde_json::to_vec(&doc).map_err(|_| RelayError::NotJson)?);
+        // Read again after redaction: the code goes into the audit record.
+        let probe = Probe::read(&body).ok_or(RelayError::NotJson)?;
+        (body, probe)
+    } else {
+        (body, probe)
+    };
+    let result = (answer.status.is_success() && probe.is_object).then(|| probe.result());
     Ok(Relayed {
         status: answer.status,
         content_type: answer.content_type.unwrap_or(HeaderValue::from_static("application/json")),
         body,
         redacted,
-        error_code,
+        error_code: probe.error_code,
         result,
     })
-}
-
-/// `ResponseStatus.ErrorCode`, matching the names case-insensitively
-/// (ServiceStack may be configured to emit camelCase).
-fn error_code(doc: &Value) -> Option<&str> {
-    fn field<'v>(v: &'v Value, name: &str) -> Option<&'v Value> {
-        v.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
-    }
-    field(field(doc, "ResponseStatus")?, "ErrorCode")?.as_str()
-}
-
-fn summary(doc: &Value) -> Value {
-    let pick = |k: &str| doc.get(k).cloned().unwrap_or(Value::Null);
-    let mut m = Map::new();
-    for k in ["Id", "ClientId", "CenterId", "Type", "Flagged"] {
-        m.insert(k.to_owned(), pick(k));
-    }
-    Value::Object(m)
 }
 
 #[cfg(test)]

@@ -94,10 +94,16 @@ fn apply(shared: &Arc<Shared>, config: Config) -> Result<(), RuntimeError> {
     }
     let rated: Vec<_> = new.grants.iter().filter_map(|g| Some((g.name.clone(), g.rate?))).collect();
     shared.rate_limits.retain(&rated);
-    shared.keys.set_configured(new.auth.keys.clone());
     if !Arc::ptr_eq(&runtime.audit, &old.audit) {
-        shared.retired_audit.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(old.audit.clone());
+        let mut retired = shared.retired_audit.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // A writer no runtime holds any more drains on its own and ends.
+        retired.retain(|log| Arc::strong_count(log) > 1);
+        retired.push(old.audit.clone());
     }
+    let keys = runtime.config.auth.keys.clone();
     shared.runtime.store(Arc::new(runtime));
+    // After the swap: a token verified under the old rules cannot be cached
+    // under the new key set's generation.
+    shared.keys.set_configured(keys);
     Ok(())
 }

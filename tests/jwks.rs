@@ -64,6 +64,17 @@ struct JwksServer {
     answer: Arc<Mutex<Answer>>,
     fetches: Arc<AtomicUsize>,
     first_fetch: Arc<Mutex<Option<Instant>>>,
+    last_fetch: Arc<Mutex<Option<Instant>>>,
+}
+
+/// The gateway's `jwks_min_refetch` in these tests (the smallest it accepts).
+const MIN_REFETCH: Duration = Duration::from_secs(1);
+
+/// Waits until `jwks_min_refetch` has passed since the server's last fetch,
+/// so that the next unknown kid may refetch (time, not an event, is the rule).
+async fn after_min_refetch(server: &JwksServer) {
+    let last = server.last_fetch.lock().unwrap().expect("fetched before");
+    tokio::time::sleep_until(last + MIN_REFETCH + Duration::from_millis(50)).await;
 }
 
 impl JwksServer {
@@ -76,17 +87,20 @@ impl JwksServer {
             answer: Arc::new(Mutex::new(answer)),
             fetches: Arc::new(AtomicUsize::new(0)),
             first_fetch: Arc::new(Mutex::new(None)),
+            last_fetch: Arc::new(Mutex::new(None)),
         };
-        let (answer, fetches, first) = (server.answer.clone(), server.fetches.clone(), server.first_fetch.clone());
+        let (answer, fetches, first, last) =
+            (server.answer.clone(), server.fetches.clone(), server.first_fetch.clone(), server.last_fetch.clone());
         tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
-                let (acceptor, answer, fetches, first) =
-                    (acceptor.clone(), answer.clone(), fetches.clone(), first.clone());
+                let (acceptor, answer, fetches, first, last) =
+                    (acceptor.clone(), answer.clone(), fetches.clone(), first.clone(), last.clone());
                 tokio::spawn(async move {
                     let Ok(tls) = acceptor.accept(tcp).await else { return };
                     let service = hyper::service::service_fn(move |_req| {
                         fetches.fetch_add(1, Ordering::SeqCst);
                         first.lock().unwrap().get_or_insert_with(Instant::now);
+                        *last.lock().unwrap() = Some(Instant::now());
                         let a = answer.lock().unwrap().clone();
                         async move {
                             tokio::time::sleep(a.delay).await;
@@ -145,7 +159,7 @@ async fn keys_are_fetched_at_start_and_a_rotated_key_is_found_through_its_unknow
     let pki = TestPki::generate().unwrap();
     let (a, b) = (IdpKey::new("idp-a"), IdpKey::new("idp-b"));
     let server = JwksServer::start(&pki, Answer::keys(&[&a])).await;
-    let env = gateway(pki, &server, "jwks_min_refetch = \"1ms\"\njwks_refresh = \"1h\"", false).await;
+    let env = gateway(pki, &server, "jwks_min_refetch = \"1s\"\njwks_refresh = \"1h\"", false).await;
     wait_metric(&env, "hsgate_jwks_fetches_total{result=\"success\"} 1").await;
     assert_eq!(get(env.admin_addr, "/readyz").await.status, 200);
     assert!(metric(&env, "hsgate_jwks_keys 1").await);
@@ -159,6 +173,7 @@ async fn keys_are_fetched_at_start_and_a_rotated_key_is_found_through_its_unknow
 
     // The IdP rotates: b replaces a.
     server.set(Answer::keys(&[&b]));
+    after_min_refetch(&server).await;
     assert_eq!(post(&env, &b.token(&env)).await.status, 200, "b's kid is unknown: one refetch finds it");
     assert_eq!(server.fetches(), 2);
     let resp = post(&env, &a.token(&env)).await;
@@ -174,6 +189,7 @@ async fn a_burst_of_unknown_kids_makes_one_fetch() {
     let a = IdpKey::new("idp-a");
     let server = JwksServer::start(&pki, Answer::keys(&[&a])).await;
     let env = gateway(pki, &server, "jwks_min_refetch = \"2s\"\njwks_refresh = \"1h\"", true).await;
+    let _ = MIN_REFETCH;
     wait_metric(&env, "hsgate_jwks_fetches_total{result=\"success\"} 1").await;
     // The start-up fetch counts: wait until jwks_min_refetch has passed since it.
     let first = server.first_fetch.lock().unwrap().expect("fetched at start");
@@ -201,13 +217,14 @@ async fn an_oversized_or_failing_answer_keeps_the_last_good_keys() {
     let pki = TestPki::generate().unwrap();
     let (a, b) = (IdpKey::new("idp-a"), IdpKey::new("idp-b"));
     let server = JwksServer::start(&pki, Answer::keys(&[&a])).await;
-    let env = gateway(pki, &server, "jwks_min_refetch = \"1ms\"\njwks_refresh = \"1h\"", false).await;
+    let env = gateway(pki, &server, "jwks_min_refetch = \"1s\"\njwks_refresh = \"1h\"", false).await;
     wait_metric(&env, "hsgate_jwks_fetches_total{result=\"success\"} 1").await;
 
     // Over 1 MiB (a valid document padded with white space), holding b.
     let mut big = Answer::keys(&[&b]);
     big.body.push_str(&" ".repeat(1024 * 1024));
     server.set(big);
+    after_min_refetch(&server).await;
     assert_error(&post(&env, &b.token(&env)).await, 401, "InvalidToken", "b only in an oversized answer");
     wait_metric(&env, "hsgate_jwks_fetches_total{result=\"too_large\"} 1").await;
     assert_eq!(post(&env, &a.token(&env)).await.status, 200, "the last good set is kept");
@@ -215,15 +232,22 @@ async fn an_oversized_or_failing_answer_keeps_the_last_good_keys() {
     for (answer, label) in [
         (Answer { status: 500, body: "oops".into(), delay: Duration::ZERO }, "status"),
         (Answer { status: 200, body: "{\"keys\": 5}".into(), delay: Duration::ZERO }, "invalid"),
-        (Answer { status: 200, body: "{\"keys\": []}".into(), delay: Duration::ZERO }, "invalid"),
     ] {
         server.set(answer);
+        after_min_refetch(&server).await;
         assert_error(&post(&env, &b.token(&env)).await, 401, "InvalidToken", label);
         assert_eq!(post(&env, &a.token(&env)).await.status, 200, "{label}: the last good set is kept");
     }
     assert!(metric(&env, "hsgate_jwks_fetches_total{result=\"status\"} 1").await);
-    assert!(metric(&env, "hsgate_jwks_fetches_total{result=\"invalid\"} 2").await);
+    assert!(metric(&env, "hsgate_jwks_fetches_total{result=\"invalid\"} 1").await);
     assert_eq!(get(env.admin_addr, "/readyz").await.status, 200);
+
+    // A valid document with no key is the IdP's word: its keys stop verifying (fail closed).
+    server.set(Answer { status: 200, body: "{\"keys\": []}".into(), delay: Duration::ZERO });
+    after_min_refetch(&server).await;
+    assert_error(&post(&env, &b.token(&env)).await, 401, "InvalidToken", "empty set fetched");
+    assert_error(&post(&env, &a.token(&env)).await, 401, "InvalidToken", "a was withdrawn");
+    assert_eq!(get(env.admin_addr, "/readyz").await.status, 503, "no key left to verify with");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -231,11 +255,12 @@ async fn a_slow_answer_is_a_failed_fetch() {
     let pki = TestPki::generate().unwrap();
     let (a, b) = (IdpKey::new("idp-a"), IdpKey::new("idp-b"));
     let server = JwksServer::start(&pki, Answer::keys(&[&a])).await;
-    let env = gateway(pki, &server, "jwks_min_refetch = \"1ms\"\njwks_refresh = \"1h\"", false).await;
+    let env = gateway(pki, &server, "jwks_min_refetch = \"1s\"\njwks_refresh = \"1h\"", false).await;
     wait_metric(&env, "hsgate_jwks_fetches_total{result=\"success\"} 1").await;
     let mut slow = Answer::keys(&[&b]);
     slow.delay = Duration::from_secs(8);
     server.set(slow);
+    after_min_refetch(&server).await;
     let started = Instant::now();
     assert_error(&post(&env, &b.token(&env)).await, 401, "InvalidToken", "b only in a slow answer");
     assert!(started.elapsed() < Duration::from_secs(8), "the fetch was not given up at 5 s");

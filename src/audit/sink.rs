@@ -154,16 +154,25 @@ impl AuditLog {
         }
     }
 
-    /// Reopens a file sink once the records queued so far are written (SIGHUP).
+    /// Reopens a file sink once the records queued so far are written
+    /// (SIGHUP); gives up after `QUEUE_WAIT` if the sink is not draining.
     pub async fn reopen(&self) {
-        let _ = self.tx.send(Msg::Reopen).await;
+        if tokio::time::timeout(QUEUE_WAIT, self.tx.send(Msg::Reopen)).await.is_err() {
+            tracing::error!("audit sink not draining: not reopened");
+        }
     }
 
-    /// Waits until every record queued so far is written.
+    /// Waits until every record queued so far is written, at most `QUEUE_WAIT`
+    /// (a sink that stopped draining must not hang shutdown).
     pub async fn flush(&self) {
         let (ack, done) = oneshot::channel();
-        if self.tx.send(Msg::Flush(ack)).await.is_ok() {
-            let _ = done.await;
+        let flushed = async {
+            if self.tx.send(Msg::Flush(ack)).await.is_ok() {
+                let _ = done.await;
+            }
+        };
+        if tokio::time::timeout(QUEUE_WAIT, flushed).await.is_err() {
+            tracing::error!("audit sink not draining: records still queued at shutdown may be lost");
         }
     }
 }

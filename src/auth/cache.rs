@@ -10,6 +10,7 @@
 use std::sync::Arc;
 
 use aws_lc_rs::digest;
+use jsonwebtoken::Algorithm;
 use quick_cache::sync::Cache;
 use quick_cache::Weighter;
 
@@ -27,6 +28,8 @@ pub struct Cached {
     claims: Arc<Claims>,
     /// The key set generation it was verified with.
     generation: u64,
+    /// Its `alg`, checked against the allowlist in force at every use.
+    alg: Algorithm,
     weight: u64,
 }
 
@@ -56,20 +59,20 @@ impl TokenCache {
         key
     }
 
-    /// The claims of a token verified with key set `generation`.
-    pub fn get(&self, key: &TokenKey, generation: u64) -> Option<Arc<Claims>> {
+    /// The claims and `alg` of a token verified with key set `generation`.
+    pub fn get(&self, key: &TokenKey, generation: u64) -> Option<(Arc<Claims>, Algorithm)> {
         let hit = self.cache.get(key)?;
         if hit.generation != generation {
             self.cache.remove(key);
             return None;
         }
-        Some(hit.claims.clone())
+        Some((hit.claims.clone(), hit.alg))
     }
 
-    pub fn insert(&self, key: TokenKey, claims: Arc<Claims>, generation: u64, token_len: usize) {
+    pub fn insert(&self, key: TokenKey, claims: Arc<Claims>, alg: Algorithm, generation: u64, token_len: usize) {
         // Decoded claims take about what their base64 took, plus the map's overhead.
         let weight = u64::try_from(token_len).unwrap_or(u64::MAX).saturating_mul(2).saturating_add(256);
-        self.cache.insert(key, Arc::new(Cached { claims, generation, weight }));
+        self.cache.insert(key, Arc::new(Cached { claims, generation, alg, weight }));
     }
 
     pub fn remove(&self, key: &TokenKey) {
@@ -99,7 +102,7 @@ mod tests {
         let cache = TokenCache::default();
         let key = TokenCache::key("a.b.c");
         assert_ne!(key, TokenCache::key("a.b.d"));
-        cache.insert(key, claims(), 7, 5);
+        cache.insert(key, claims(), Algorithm::EdDSA, 7, 5);
         assert!(cache.get(&key, 7).is_some());
         assert!(cache.get(&key, 8).is_none(), "another key set: void");
         assert!(cache.get(&key, 7).is_none(), "and gone");
@@ -110,7 +113,7 @@ mod tests {
         let cache = TokenCache::default();
         let big = usize::try_from(MAX_BYTES / 4).unwrap();
         for i in 0..16 {
-            cache.insert(TokenCache::key(&format!("t{i}")), claims(), 1, big);
+            cache.insert(TokenCache::key(&format!("t{i}")), claims(), Algorithm::EdDSA, 1, big);
         }
         assert!(cache.len() <= 4, "{} entries of a quarter of the budget each", cache.len());
     }

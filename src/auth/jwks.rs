@@ -47,6 +47,8 @@ pub enum FetchError {
     Status(StatusCode),
     #[error("not a usable JWKS document: {0}")]
     Invalid(String),
+    #[error("a reload replaced this jwks_url while it was being fetched")]
+    Replaced,
 }
 
 impl FetchError {
@@ -57,6 +59,7 @@ impl FetchError {
             FetchError::TooLarge => "too_large",
             FetchError::Status(_) => "status",
             FetchError::Invalid(_) => "invalid",
+            FetchError::Replaced => "replaced",
         }
     }
 }
@@ -80,6 +83,8 @@ pub struct Jwks {
     gate: tokio::sync::Mutex<()>,
     /// Bumped when a fetch ends, so waiters know one happened while they waited.
     fetches: AtomicU64,
+    /// This fetcher's id in the key store (see `KeyStore::hand_over_fetching`).
+    owner: AtomicU64,
 }
 
 impl Jwks {
@@ -99,6 +104,7 @@ impl Jwks {
             history: Mutex::new(History::default()),
             gate: tokio::sync::Mutex::new(()),
             fetches: AtomicU64::new(0),
+            owner: AtomicU64::new(0),
         })
     }
 
@@ -136,11 +142,12 @@ impl Jwks {
         for why in &skipped {
             tracing::warn!(url = %self.settings.url, "JWKS {why}");
         }
-        if found.is_empty() {
-            return Err(FetchError::Invalid("no usable signing key".into()));
-        }
+        // A valid document is the IdP's word, even with no usable key: keys it
+        // removed stop verifying (fail closed), whatever that does to readiness.
         let n = found.len();
-        self.store.set_fetched(found.into_iter().map(Arc::new).collect());
+        if !self.store.set_fetched(self.owner.load(Ordering::SeqCst), found.into_iter().map(Arc::new).collect()) {
+            return Err(FetchError::Replaced);
+        }
         self.history().last_success = Some(Instant::now());
         Ok(n)
     }
@@ -212,26 +219,42 @@ impl JwksSource {
         self.current.load_full()
     }
 
-    /// Starts, keeps or replaces the fetcher for `settings` (the keys of a
-    /// replaced URL are dropped with it). Needs a Tokio runtime.
+    /// Starts, keeps or replaces the fetcher for `settings`. The new fetcher
+    /// is built before the old one is stopped, so a failure changes nothing;
+    /// a new URL or CA drops the old keys, other changes keep them; a fetch
+    /// of a replaced fetcher that ends late is ignored. Needs a Tokio runtime.
     pub fn configure(
         &self,
         settings: Option<&JwksSettings>,
         store: &Arc<KeyStore>,
         metrics: &Arc<Metrics>,
     ) -> Result<(), BuildError> {
-        if self.current().map(|j| j.settings.clone()).as_ref() == settings {
+        let old = self.current();
+        if old.as_ref().map(|j| &j.settings) == settings {
             return Ok(());
         }
+        let fresh = match settings {
+            Some(s) => Some(Arc::new(Jwks::new(s.clone(), store.clone(), metrics.clone())?)),
+            None => None,
+        };
         let mut task = self.task.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(old) = task.take() {
             old.abort();
         }
-        store.set_fetched(Vec::new());
-        match settings {
-            None => self.current.store(None),
-            Some(s) => {
-                let jwks = Arc::new(Jwks::new(s.clone(), store.clone(), metrics.clone())?);
+        match fresh {
+            None => {
+                store.stop_fetching();
+                self.current.store(None);
+            }
+            Some(jwks) => {
+                let same_source = old
+                    .as_ref()
+                    .is_some_and(|o| o.settings.url == jwks.settings.url && o.settings.roots == jwks.settings.roots);
+                jwks.owner.store(store.hand_over_fetching(same_source), Ordering::SeqCst);
+                if let (true, Some(o)) = (same_source, &old) {
+                    *jwks.history() =
+                        History { last_fetch: o.history().last_fetch, last_success: o.history().last_success };
+                }
                 self.current.store(Some(jwks.clone()));
                 *task = Some(tokio::spawn(jwks.run()).abort_handle());
             }

@@ -51,6 +51,12 @@ pub fn unix_now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
 
+/// The `alg` a token's header names (for a token already verified).
+pub fn header_alg(token: &str) -> Option<Algorithm> {
+    let header = decode_json(token.split('.').next()?)?;
+    header.get("alg")?.as_str()?.parse().ok()
+}
+
 /// Verifies `token` against `keys` and the claim rules of `auth` at time `now`.
 pub fn verify(auth: &AuthSettings, keys: &KeySet, token: &str, now: f64) -> Result<Claims, TokenError> {
     if token.len() > MAX_TOKEN_BYTES {

@@ -71,6 +71,8 @@ pub struct KeyStore {
 struct Parts {
     configured: Vec<Arc<VerifyKey>>,
     fetched: Vec<Arc<VerifyKey>>,
+    /// Who may replace `fetched`: the fetcher in force (0: none).
+    fetch_owner: u64,
     generation: u64,
 }
 
@@ -86,9 +88,39 @@ impl KeyStore {
         self.update(|p| p.configured = keys);
     }
 
-    /// Replaces the keys fetched from `jwks_url`.
-    pub fn set_fetched(&self, keys: Vec<Arc<VerifyKey>>) {
-        self.update(|p| p.fetched = keys);
+    /// Replaces the keys fetched from `jwks_url`, if `owner` is the fetcher in
+    /// force: a fetch of a replaced fetcher that ends late changes nothing.
+    pub fn set_fetched(&self, owner: u64, keys: Vec<Arc<VerifyKey>>) -> bool {
+        let mut applied = false;
+        self.update(|p| {
+            if p.fetch_owner == owner && owner != 0 {
+                p.fetched = keys;
+                applied = true;
+            }
+        });
+        applied
+    }
+
+    /// Makes a new fetcher the only one whose fetches count and returns its
+    /// id; the fetched keys are kept (same URL) or dropped (another source).
+    pub fn hand_over_fetching(&self, keep_keys: bool) -> u64 {
+        let mut owner = 0;
+        self.update(|p| {
+            p.fetch_owner += 1;
+            owner = p.fetch_owner;
+            if !keep_keys {
+                p.fetched.clear();
+            }
+        });
+        owner
+    }
+
+    /// No fetcher any more: fetched keys are dropped and no late fetch may add any.
+    pub fn stop_fetching(&self) {
+        self.update(|p| {
+            p.fetch_owner += 1;
+            p.fetched.clear();
+        });
     }
 
     pub fn fetched_len(&self) -> usize {
@@ -119,15 +151,30 @@ mod tests {
     fn candidates_by_kid_and_a_bounded_number_without() {
         let store = KeyStore::default();
         store.set_configured((0..6).map(|i| hmac(&format!("k{i}"))).collect());
-        store.set_fetched(vec![hmac("k1")]);
+        let owner = store.hand_over_fetching(false);
+        assert!(store.set_fetched(owner, vec![hmac("k1")]));
         let set = store.current();
         assert_eq!(set.len(), 7);
         assert_eq!(set.candidates(Some("k1"), Algorithm::HS256).len(), 2, "configured and fetched k1");
         assert!(set.candidates(Some("k1"), Algorithm::HS384).is_empty());
         assert!(set.candidates(Some("nope"), Algorithm::HS256).is_empty());
         assert_eq!(set.candidates(None, Algorithm::HS256).len(), MAX_KEYS_WITHOUT_KID);
-        store.set_fetched(Vec::new());
+        store.set_fetched(owner, Vec::new());
         assert_eq!(store.current().len(), 6, "fetched keys replaced, configured kept");
         assert_eq!(store.fetched_len(), 0);
+    }
+
+    #[test]
+    fn only_the_fetcher_in_force_may_set_fetched_keys() {
+        let store = KeyStore::default();
+        let old = store.hand_over_fetching(false);
+        assert!(store.set_fetched(old, vec![hmac("a")]));
+        let new = store.hand_over_fetching(true);
+        assert_eq!(store.fetched_len(), 1, "same source: keys kept");
+        assert!(!store.set_fetched(old, vec![hmac("stale")]), "a late fetch of the replaced fetcher");
+        assert_eq!(store.current().candidates(Some("stale"), Algorithm::HS256).len(), 0);
+        store.stop_fetching();
+        assert!(!store.set_fetched(new, vec![hmac("late")]));
+        assert_eq!(store.current().len(), 0);
     }
 }

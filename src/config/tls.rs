@@ -38,7 +38,13 @@ pub fn load_roots(key: &str, path: &Path, problems: &mut Problems) -> Option<Vec
         }
     };
     match certs {
-        Ok(certs) if !certs.is_empty() => Some(certs),
+        Ok(certs) if !certs.is_empty() => match root_store(Some(&certs)) {
+            Ok(_) => Some(certs),
+            Err(e) => {
+                problems.error(key, format!("{}: not a usable CA certificate: {e}", path.display()));
+                None
+            }
+        },
         Ok(_) => {
             problems.error(key, format!("{} holds no PEM certificate", path.display()));
             None

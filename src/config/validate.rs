@@ -349,6 +349,13 @@ fn auth(a: raw::Auth, base: &Path, problems: &mut Problems) -> Option<AuthSettin
 /// `auth.jwks_url` (https only) and its companions.
 fn jwks(a: &raw::Auth, base: &Path, problems: &mut Problems) -> Option<JwksSettings> {
     positive("auth.jwks_refresh", a.jwks_refresh, problems);
+    // Below a second the IdP is fetched from about as fast as tokens can name
+    // unknown kids (one fetch at a time still): allowed, but said.
+    for (key, d) in [("auth.jwks_refresh", a.jwks_refresh), ("auth.jwks_min_refetch", a.jwks_min_refetch)] {
+        if a.jwks_url.is_some() && d < std::time::Duration::from_secs(1) {
+            problems.warn(key, "below 1s: the IdP may be fetched from very often");
+        }
+    }
     let Some(text) = &a.jwks_url else {
         for (key, set) in [("auth.jwks_ca_file", a.jwks_ca_file.is_some())] {
             if set {
@@ -358,6 +365,10 @@ fn jwks(a: &raw::Auth, base: &Path, problems: &mut Problems) -> Option<JwksSetti
         return None;
     };
     let url = match text.parse::<hyper::Uri>() {
+        Ok(u) if u.authority().is_some_and(|a| a.as_str().contains('@')) => {
+            problems.error("auth.jwks_url", "must not carry user information");
+            None
+        }
         Ok(u) if u.scheme_str() == Some("https") && u.authority().is_some() => Some(u),
         Ok(u) if u.scheme_str() == Some("http") => {
             problems.error("auth.jwks_url", "must be https:// (keys fetched in the clear could be replaced)");

@@ -93,9 +93,17 @@ fn profile_upstream_url_and_jwks_url_rules() {
         ("jwks_url = \"not a url\"", "auth.jwks_url"),
         ("jwks_ca_file = \"ca.pem\"", "auth.jwks_ca_file"),
         ("jwks_url = \"https://idp/jwks\"\njwks_refresh = \"0s\"", "auth.jwks_refresh"),
+        ("jwks_url = \"https://user:pw@idp/jwks\"", "auth.jwks_url"),
     ] {
         assert!(has(&fx.errors(&config(&[("auth", line)])), key), "{line}");
     }
+}
+
+#[test]
+fn a_jwks_timing_below_a_second_is_allowed_but_warned() {
+    let fx = Fixture::new();
+    let c = fx.load(&config(&[("auth", "jwks_url = \"https://idp/jwks\"\njwks_min_refetch = \"0s\"")])).unwrap();
+    assert!(has(&c.warnings, "auth.jwks_min_refetch"), "{:?}", c.warnings);
 }
 
 #[test]
