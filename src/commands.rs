@@ -150,8 +150,13 @@ pub fn check(file: &Path) -> Result<String, Fatal> {
     let text = summary(&config);
     if let Some(jwks) = &config.auth.jwks {
         // Not fetched (check stays offline), but its TLS client must build.
-        tls_client::connector(jwks.roots.as_deref(), jwks.refresh, tls_client::Plaintext::Refused)
-            .map_err(|e| as_config_error(file, StartError::Runtime(RuntimeError::Jwks(e))))?;
+        tls_client::connector(
+            jwks.roots.as_deref(),
+            jwks.refresh,
+            tls_client::Plaintext::Refused,
+            tls_client::Http2::Never,
+        )
+        .map_err(|e| as_config_error(file, StartError::Runtime(RuntimeError::Jwks(e))))?;
     }
     Runtime::build(config, &Arc::new(Metrics::new()), &RateLimits::default(), None)
         .map_err(|e| as_config_error(file, StartError::Runtime(e)))?;

@@ -77,6 +77,8 @@ pub enum GatewayError {
     UpstreamTimeout,
     #[error("the gateway is shutting down")]
     ShuttingDown,
+    #[error("too many requests in progress")]
+    Overloaded,
     #[error("internal error")]
     Internal,
 }
@@ -301,6 +303,14 @@ impl GatewayError {
                 vec![],
                 Allow,
                 Extra::None,
+            ),
+            E::Overloaded => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Overloaded",
+                "the gateway has as many requests in progress as it takes; retry shortly".into(),
+                vec![],
+                Deny,
+                Extra::RetryAfter(1),
             ),
             E::ShuttingDown => (
                 StatusCode::SERVICE_UNAVAILABLE,

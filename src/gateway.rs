@@ -112,6 +112,8 @@ async fn try_handle(
     ex: &mut Exchange,
     deadline: Instant,
 ) -> Result<Relayed, GatewayError> {
+    // Shed load first, before any work: the permit is held for the whole request.
+    let _admitted = shared.admission.clone().try_acquire_owned().map_err(|_| GatewayError::Overloaded)?;
     let config = &runtime.config;
     let matched = config.routes.by_path(req.uri().path()).ok_or(GatewayError::NotFound)?;
     let route = matched.route;
@@ -220,12 +222,12 @@ async fn forward(
         breaker::Refused::Busy => GatewayError::ProfileBusy,
     })?;
     let upstream_body = inject::inject(fields, profile).map_err(|_| GatewayError::Internal)?;
+    let uri = runtime.upstream_uri(&profile.name, &route.name).ok_or(GatewayError::Internal)?;
     ex.write_request(deadline).await.map_err(|_| GatewayError::AuditUnavailable)?;
 
     let sent = Instant::now();
-    let url = profile.upstream.join(&route.path);
     let answer =
-        runtime.upstream.post(&url, upstream_body, &ex.record.request_id, deadline, config.upstream.timeout).await;
+        runtime.upstream.post(uri, upstream_body, &ex.record.request_id, deadline, config.upstream.timeout).await;
     ex.upstream_ms(sent);
     let seconds = sent.elapsed().as_secs_f64();
     let answer = match answer {
@@ -284,7 +286,7 @@ pub fn request_id(headers: &HeaderMap) -> String {
         let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
         bytes = n.to_be_bytes();
     }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 fn with_headers(status: StatusCode, content_type: HeaderValue, body: Bytes, request_id: &str) -> GatewayResponse {

@@ -65,8 +65,10 @@ fn apply(shared: &Arc<Shared>, config: Config) -> Result<(), RuntimeError> {
     if config.server.listen != before.server.listen || config.admin_listen != before.admin_listen {
         tracing::warn!("listen addresses are not reloaded; restart hsgate to apply the change");
     }
-    if config.server.max_connections != before.server.max_connections {
-        tracing::warn!("server.max_connections is not reloaded; restart hsgate to apply the change");
+    if config.server.max_connections != before.server.max_connections
+        || config.server.max_in_flight != before.server.max_in_flight
+    {
+        tracing::warn!("server.max_connections and max_in_flight are not reloaded; restart hsgate to apply the change");
     }
     if config.server.tls.is_some() != before.server.tls.is_some() {
         tracing::warn!("turning HTTPS on the listener on or off is not reloaded; restart hsgate to apply it");

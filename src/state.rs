@@ -34,6 +34,8 @@ pub struct Runtime {
     pub notes: NotesHasher,
     /// The limiter of each grant that has a `rate_limit`, by grant name.
     pub limiters: HashMap<String, Arc<Limiter>>,
+    /// The upstream URI of every (profile, route), built once here.
+    uris: HashMap<String, HashMap<String, hyper::Uri>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -83,7 +85,22 @@ impl Runtime {
             .iter()
             .filter_map(|g| Some((g.name.clone(), rate_limits.limiter(&g.name, g.rate?))))
             .collect();
-        Ok(Runtime { config, upstream, audit, notes, limiters })
+        let mut uris: HashMap<String, HashMap<String, hyper::Uri>> = HashMap::new();
+        for profile in &config.profiles {
+            let by_route = uris.entry(profile.name.clone()).or_default();
+            for route in config.routes.iter() {
+                // Both halves were validated at load; a pair that still fails is left out (500).
+                if let Ok(uri) = profile.upstream.join(&route.path).parse::<hyper::Uri>() {
+                    by_route.insert(route.name.clone(), uri);
+                }
+            }
+        }
+        Ok(Runtime { config, upstream, audit, notes, limiters, uris })
+    }
+
+    /// `POST {upstream}{path}` for this profile and route.
+    pub fn upstream_uri(&self, profile: &str, route: &str) -> Option<&hyper::Uri> {
+        self.uris.get(profile)?.get(route)
     }
 }
 
@@ -143,6 +160,8 @@ pub struct Shared {
     pub in_flight: InFlight,
     /// The TLS settings new gateway connections are accepted with (when the listener serves HTTPS).
     pub listener_tls: ArcSwapOption<rustls::ServerConfig>,
+    /// Requests in progress at most (`server.max_in_flight`, fixed at start).
+    pub admission: Arc<tokio::sync::Semaphore>,
     /// Audit writers a reload replaced (another sink): flushed too at shutdown.
     pub retired_audit: std::sync::Mutex<Vec<Arc<AuditLog>>>,
     started: AtomicBool,
@@ -158,6 +177,7 @@ impl Shared {
         let jwks = JwksSource::default();
         jwks.configure(runtime.config.auth.jwks.as_ref(), &keys, &metrics).map_err(RuntimeError::Jwks)?;
         let listener_tls = ArcSwapOption::from(runtime.config.server.tls.as_ref().map(|t| t.config.clone()));
+        let admission = Arc::new(tokio::sync::Semaphore::new(runtime.config.server.max_in_flight));
         Ok(Arc::new(Shared {
             runtime: ArcSwap::from_pointee(runtime),
             metrics,
@@ -168,6 +188,7 @@ impl Shared {
             jwks,
             in_flight: InFlight::default(),
             listener_tls,
+            admission,
             retired_audit: std::sync::Mutex::default(),
             started: AtomicBool::new(false),
             stopping: AtomicBool::new(false),

@@ -22,11 +22,19 @@ pub enum Plaintext {
     Allowed,
 }
 
-/// An HTTP/1.1 connector over verified TLS.
+/// Whether HTTP/2 is offered (ALPN `h2`, falling back to HTTP/1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Http2 {
+    Offered,
+    Never,
+}
+
+/// An HTTP/1.1 (and, if offered, HTTP/2) connector over verified TLS.
 pub fn connector(
     roots: Option<&[CertificateDer<'static>]>,
     connect_timeout: Duration,
     plaintext: Plaintext,
+    http2: Http2,
 ) -> Result<HttpsConnector<HttpConnector>, BuildError> {
     let roots = root_store(roots).map_err(|e| BuildError(format!("bad CA certificate: {e}")))?;
     let tls = rustls::ClientConfig::builder_with_provider(crate::config::tls_provider())
@@ -43,5 +51,8 @@ pub fn connector(
         Plaintext::Allowed => builder.https_or_http(),
         Plaintext::Refused => builder.https_only(),
     };
-    Ok(builder.enable_http1().wrap_connector(http))
+    Ok(match http2 {
+        Http2::Offered => builder.enable_http1().enable_http2().wrap_connector(http),
+        Http2::Never => builder.enable_http1().wrap_connector(http),
+    })
 }

@@ -89,7 +89,7 @@ pub fn claims(iss: &str, aud: &str, sub: &str, ttl: Duration) -> Map<String, Val
     m.insert("sub".into(), sub.into());
     m.insert("iat".into(), now.into());
     m.insert("exp".into(), (now + ttl.as_secs()).into());
-    m.insert("jti".into(), jti.iter().map(|b| format!("{b:02x}")).collect::<String>().into());
+    m.insert("jti".into(), hex::encode(jti).into());
     m
 }
 

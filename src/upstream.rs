@@ -17,7 +17,9 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::time::Instant;
 
 use crate::config::UpstreamSettings;
-use crate::tls_client::{self, Plaintext};
+use crate::tls_client::{self, Http2, Plaintext};
+use std::sync::Arc;
+use tokio::sync::Semaphore;
 
 /// Largest HostedSuite answer the gateway reads (a CallRecordInfo is a few KiB).
 pub const MAX_UPSTREAM_BODY: usize = 4 * 1024 * 1024;
@@ -57,6 +59,8 @@ pub struct Upstream {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     /// What it was built from.
     pub key: UpstreamKey,
+    /// Requests in progress per host (`upstream.max_connections`); one entry per host ever called.
+    per_host: std::sync::Mutex<std::collections::HashMap<hyper::http::uri::Authority, Arc<Semaphore>>>,
 }
 
 /// The settings the client is built from.
@@ -65,6 +69,8 @@ pub struct UpstreamKey {
     roots: Option<Vec<rustls::pki_types::CertificateDer<'static>>>,
     connect_timeout: Duration,
     allow_plaintext: bool,
+    http2: bool,
+    max_per_host: usize,
 }
 
 impl UpstreamKey {
@@ -73,6 +79,8 @@ impl UpstreamKey {
             roots: settings.roots.clone(),
             connect_timeout: settings.connect_timeout,
             allow_plaintext: settings.allow_plaintext,
+            http2: settings.http2,
+            max_per_host: settings.max_connections,
         }
     }
 }
@@ -81,21 +89,28 @@ impl Upstream {
     pub fn new(settings: &UpstreamSettings) -> Result<Self, BuildError> {
         let key = UpstreamKey::of(settings);
         let plaintext = if key.allow_plaintext { Plaintext::Allowed } else { Plaintext::Refused };
-        let https = tls_client::connector(key.roots.as_deref(), key.connect_timeout, plaintext)?;
+        let http2 = if key.http2 { Http2::Offered } else { Http2::Never };
+        let https = tls_client::connector(key.roots.as_deref(), key.connect_timeout, plaintext, http2)?;
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .pool_max_idle_per_host(64)
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             .build(https);
-        Ok(Upstream { client, key })
+        Ok(Upstream { client, key, per_host: std::sync::Mutex::default() })
+    }
+
+    fn host_slots(&self, uri: &hyper::Uri) -> Option<Arc<Semaphore>> {
+        let authority = uri.authority()?.clone();
+        let mut map = self.per_host.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        Some(map.entry(authority).or_insert_with(|| Arc::new(Semaphore::new(self.key.max_per_host))).clone())
     }
 
     /// POSTs `body` to `url`; gives up at `deadline` or after `timeout`
     /// (`upstream.timeout`), whichever is first.
     pub async fn post(
         &self,
-        url: &str,
+        uri: &hyper::Uri,
         body: Vec<u8>,
         request_id: &str,
         deadline: Instant,
@@ -103,7 +118,7 @@ impl Upstream {
     ) -> Result<UpstreamAnswer, UpstreamError> {
         let request = Request::builder()
             .method(Method::POST)
-            .uri(url)
+            .uri(uri.clone())
             .header(CONTENT_TYPE, "application/json")
             .header(ACCEPT, "application/json")
             .header(USER_AGENT, USER_AGENT_VALUE)
@@ -111,7 +126,10 @@ impl Upstream {
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| UpstreamError::Unavailable(format!("bad request: {e}")))?;
         let until = deadline.min(Instant::now() + timeout);
+        let slots = self.host_slots(uri).ok_or_else(|| UpstreamError::Unavailable("no host in the URI".into()))?;
         let exchange = async {
+            // Waiting for a slot is part of the wait for HostedSuite (504 at the deadline).
+            let _slot = slots.acquire_owned().await.map_err(|_| UpstreamError::Unavailable("closed".into()))?;
             let response = self.client.request(request).await.map_err(|e| UpstreamError::Unavailable(chain(&e)))?;
             let (parts, body) = response.into_parts();
             let body = match Limited::new(body, MAX_UPSTREAM_BODY).collect().await {

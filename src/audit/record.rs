@@ -67,7 +67,7 @@ impl NotesHasher {
 
     fn hex(&self, notes: &str) -> Option<String> {
         let tag = hmac::sign(self.key.as_ref()?, notes.as_bytes());
-        Some(tag.as_ref().iter().map(|b| format!("{b:02x}")).collect())
+        Some(hex::encode(tag.as_ref()))
     }
 }
 
@@ -140,11 +140,14 @@ impl Exchange {
 
     /// Writes the "request" record and waits for it (until `deadline`): the
     /// fail-closed gate before upstream.
-    pub async fn write_request(&self, deadline: Instant) -> Result<(), AuditError> {
-        let mut rec = self.record.clone();
-        rec.phase = "request";
-        rec.time = now_rfc3339();
-        let write = self.log.write_acked(Self::line(&rec));
+    pub async fn write_request(&mut self, deadline: Instant) -> Result<(), AuditError> {
+        // Serialised in place (no copy of the record): the phase and time are
+        // the request record's only while its line is made.
+        self.record.phase = "request";
+        self.record.time = now_rfc3339();
+        let line = Self::line(&self.record);
+        self.record.phase = "response";
+        let write = self.log.write_acked(line);
         tokio::time::timeout_at(deadline, write).await.unwrap_or(Err(AuditError::NotWritten))
     }
 

@@ -24,7 +24,7 @@ use tokio::time::Instant;
 use super::{keys, KeyStore};
 use crate::config::JwksSettings;
 use crate::metrics::Metrics;
-use crate::tls_client::{self, BuildError, Plaintext};
+use crate::tls_client::{self, BuildError, Http2, Plaintext};
 use crate::upstream::USER_AGENT_VALUE;
 
 /// Largest JWKS answer read.
@@ -89,7 +89,7 @@ pub struct Jwks {
 
 impl Jwks {
     pub fn new(settings: JwksSettings, store: Arc<KeyStore>, metrics: Arc<Metrics>) -> Result<Jwks, BuildError> {
-        let https = tls_client::connector(settings.roots.as_deref(), FETCH_TIMEOUT, Plaintext::Refused)?;
+        let https = tls_client::connector(settings.roots.as_deref(), FETCH_TIMEOUT, Plaintext::Refused, Http2::Never)?;
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .pool_max_idle_per_host(1)

@@ -56,6 +56,7 @@ pub struct ServerSettings {
     pub idle_timeout: Duration,
     pub write_timeout: Duration,
     pub max_connections: usize,
+    pub max_in_flight: usize,
     pub shutdown_grace: Duration,
 }
 
@@ -67,6 +68,10 @@ pub struct UpstreamSettings {
     pub connect_timeout: Duration,
     pub timeout: Duration,
     pub allow_plaintext: bool,
+    /// Offer HTTP/2 (ALPN) to HostedSuite.
+    pub http2: bool,
+    /// Requests in progress to one host at most.
+    pub max_connections: usize,
     pub login_failure_threshold: u32,
     pub login_failure_cooldown: Duration,
 }

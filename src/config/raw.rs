@@ -36,6 +36,8 @@ pub struct Server {
     pub write_timeout: Duration,
     /// Open gateway connections at most.
     pub max_connections: u64,
+    /// Requests in progress at most; more are answered 503 `Overloaded` at once.
+    pub max_in_flight: u64,
     /// How long in-flight requests may take to finish on SIGTERM/SIGINT.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
@@ -54,6 +56,7 @@ impl Default for Server {
             idle_timeout: Duration::from_secs(60),
             write_timeout: Duration::from_secs(30),
             max_connections: 4096,
+            max_in_flight: 1024,
             shutdown_grace: Duration::from_secs(25),
         }
     }
@@ -89,6 +92,10 @@ pub struct Upstream {
     pub timeout: Duration,
     /// Allow an `http://` upstream (never in production).
     pub allow_plaintext: bool,
+    /// `auto`: HTTP/2 where the host offers it (ALPN), else HTTP/1.1; `never`: HTTP/1.1 only.
+    pub http2: String,
+    /// Requests in progress to one HostedSuite host at most.
+    pub max_connections: u64,
     /// Refused logins in a row that suspend a profile.
     pub login_failure_threshold: u32,
     /// How long a suspended profile is not sent upstream.
@@ -104,6 +111,8 @@ impl Default for Upstream {
             connect_timeout: Duration::from_secs(5),
             timeout: Duration::from_secs(30),
             allow_plaintext: false,
+            http2: "auto".into(),
+            max_connections: 256,
             login_failure_threshold: 3,
             login_failure_cooldown: Duration::from_secs(60),
         }

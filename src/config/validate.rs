@@ -170,8 +170,10 @@ fn server(s: raw::Server, base: &Path, problems: &mut Problems) -> Option<Server
     positive("server.request_timeout", s.request_timeout, problems);
     positive("server.idle_timeout", s.idle_timeout, problems);
     positive("server.write_timeout", s.write_timeout, problems);
-    if s.max_connections == 0 || s.max_connections > MAX_CONNECTIONS_LIMIT {
-        problems.error("server.max_connections", format!("must be between 1 and {MAX_CONNECTIONS_LIMIT}"));
+    for (key, n) in [("server.max_connections", s.max_connections), ("server.max_in_flight", s.max_in_flight)] {
+        if n == 0 || n > MAX_CONNECTIONS_LIMIT {
+            problems.error(key, format!("must be between 1 and {MAX_CONNECTIONS_LIMIT}"));
+        }
     }
     Some(ServerSettings {
         listen: listen?,
@@ -182,6 +184,7 @@ fn server(s: raw::Server, base: &Path, problems: &mut Problems) -> Option<Server
         idle_timeout: s.idle_timeout,
         write_timeout: s.write_timeout,
         max_connections: usize::try_from(s.max_connections.clamp(1, MAX_CONNECTIONS_LIMIT)).ok()?,
+        max_in_flight: usize::try_from(s.max_in_flight.clamp(1, MAX_CONNECTIONS_LIMIT)).ok()?,
         shutdown_grace: s.shutdown_grace,
     })
 }
@@ -241,12 +244,25 @@ fn upstream(u: raw::Upstream, base: &Path, problems: &mut Problems) -> Option<Up
     if u.login_failure_threshold == 0 {
         problems.error("upstream.login_failure_threshold", "must be at least 1");
     }
+    let http2 = match u.http2.as_str() {
+        "auto" => true,
+        "never" => false,
+        other => {
+            problems.error("upstream.http2", format!("must be \"auto\" or \"never\", not {other:?}"));
+            false
+        }
+    };
+    if u.max_connections == 0 || u.max_connections > MAX_CONNECTIONS_LIMIT {
+        problems.error("upstream.max_connections", format!("must be between 1 and {MAX_CONNECTIONS_LIMIT}"));
+    }
     Some(UpstreamSettings {
         url: url?,
         roots,
         connect_timeout: u.connect_timeout,
         timeout: u.timeout,
         allow_plaintext: u.allow_plaintext,
+        http2,
+        max_connections: usize::try_from(u.max_connections.clamp(1, MAX_CONNECTIONS_LIMIT)).ok()?,
         login_failure_threshold: u.login_failure_threshold,
         login_failure_cooldown: u.login_failure_cooldown,
     })
