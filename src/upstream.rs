@@ -93,7 +93,8 @@ impl Upstream {
         let https = tls_client::connector(key.roots.as_deref(), key.connect_timeout, plaintext, http2)?;
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(64)
+            // As many idle connections as requests may be in progress: none is closed only to be handshaken again.
+            .pool_max_idle_per_host(key.max_per_host)
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             .build(https);
