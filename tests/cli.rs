@@ -433,21 +433,6 @@ async fn sigterm_with_every_connection_slot_held_by_silent_clients_exits() {
     drop(silent);
 }
 
-/// Kubernetes' atomic writer: `name -> ..data/name`, `..data -> ..<version>`.
-fn k8s_secret(dir: &Path, version: &str, name: &str, value: &str) {
-    let versioned = dir.join(format!("..{version}"));
-    std::fs::create_dir_all(&versioned).unwrap();
-    std::fs::write(versioned.join(name), value).unwrap();
-    let tmp = dir.join("..data_tmp");
-    let _ = std::fs::remove_file(&tmp);
-    std::os::unix::fs::symlink(format!("..{version}"), &tmp).unwrap();
-    std::fs::rename(&tmp, dir.join("..data")).unwrap();
-    let link = dir.join(name);
-    if std::fs::symlink_metadata(&link).is_err() {
-        std::os::unix::fs::symlink(format!("..data/{name}"), &link).unwrap();
-    }
-}
-
 async fn successful_reloads(admin: std::net::SocketAddr) -> u64 {
     let m = get(admin, "/metrics").await.text();
     m.lines()

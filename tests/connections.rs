@@ -22,22 +22,6 @@ fn limits(setup: &mut Setup, extra: &str) {
     setup.server = format!("header_read_timeout = \"{}ms\"\n{extra}", HEAD_TIMEOUT.as_millis());
 }
 
-/// Reads until the server closes (EOF or reset); returns what arrived.
-async fn until_closed(stream: &mut TcpStream) -> Vec<u8> {
-    let mut got = Vec::new();
-    let read = async {
-        let mut buf = [0u8; 16384];
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => got.extend_from_slice(&buf[..n]),
-            }
-        }
-    };
-    tokio::time::timeout(WAIT, read).await.expect("the gateway kept the connection open");
-    got
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_socket_is_closed_after_the_head_timeout() {
     let env = TestEnv::start(|s| limits(s, "idle_timeout = \"60s\"")).await;

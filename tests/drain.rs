@@ -238,17 +238,7 @@ async fn no_new_connection_is_taken_once_draining() {
     }
     assert!(!inflight.is_finished(), "the listener closed only after the in-flight request ended");
     // ... the idle connection is closed, without waiting for the grace ...
-    let mut rest = Vec::new();
-    let read = async {
-        let mut buf = [0u8; 16384];
-        loop {
-            match idle.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => rest.extend_from_slice(&buf[..n]),
-            }
-        }
-    };
-    tokio::time::timeout(WAIT, read).await.expect("the idle connection stayed open during the drain");
+    let rest = until_closed(&mut idle).await;
     assert!(rest.is_empty(), "an idle connection got more than its answer: {:?}", String::from_utf8_lossy(&rest));
     assert!(!inflight.is_finished(), "the idle connection was closed only after the in-flight request ended");
     // ... and the in-flight request still gets its answer.

@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::*;
 
 const NEW_GRANT: &str =
@@ -47,21 +45,6 @@ async fn a_good_config_is_swapped_in_and_a_bad_one_keeps_the_old() {
     assert!(env.reload().await);
     assert_error(&env.update("svc-new", "call-1001", "x").await, 403, "Forbidden", "grant removed");
     env.assert_no_leaks().await;
-}
-
-/// Kubernetes' atomic writer: `name -> ..data/name`, `..data -> ..<version>`.
-fn k8s_secret(dir: &Path, version: &str, name: &str, value: &str) {
-    let versioned = dir.join(format!("..{version}"));
-    std::fs::create_dir_all(&versioned).unwrap();
-    std::fs::write(versioned.join(name), value).unwrap();
-    let tmp = dir.join("..data_tmp");
-    let _ = std::fs::remove_file(&tmp);
-    std::os::unix::fs::symlink(format!("..{version}"), &tmp).unwrap();
-    std::fs::rename(&tmp, dir.join("..data")).unwrap();
-    let link = dir.join(name);
-    if std::fs::symlink_metadata(&link).is_err() {
-        std::os::unix::fs::symlink(format!("..data/{name}"), &link).unwrap();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

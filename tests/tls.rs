@@ -176,17 +176,7 @@ async fn https_serves_requests_and_plain_http_gets_no_answer() {
     // Plain HTTP to the HTTPS port: no HTTP answer of any kind.
     let mut plain = TcpStream::connect(env.addr).await.unwrap();
     let _ = plain.write_all(&update(&env, "tls-plain-2", "cleartext").to_bytes()).await;
-    let mut got = Vec::new();
-    let read = async {
-        let mut buf = [0u8; 4096];
-        loop {
-            match plain.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => got.extend_from_slice(&buf[..n]),
-            }
-        }
-    };
-    tokio::time::timeout(WAIT, read).await.expect("the gateway kept a cleartext connection open");
+    let got = until_closed(&mut plain).await;
     assert!(!got.starts_with(b"HTTP/"), "plain HTTP was answered: {:?}", String::from_utf8_lossy(&got));
     assert!(env.audit_for("tls-plain-2").is_empty(), "a cleartext request was audited");
     env.assert_no_leaks().await;

@@ -218,3 +218,19 @@ pub async fn exchange(addr: SocketAddr, bytes: &[u8]) -> Resp {
 pub async fn get(addr: SocketAddr, path: &str) -> Resp {
     exchange(addr, &Req::new("GET", path).to_bytes()).await
 }
+
+/// Reads until the peer closes (EOF or reset), at most `WAIT`; returns what arrived.
+pub async fn until_closed<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) -> Vec<u8> {
+    let mut got = Vec::new();
+    let read = async {
+        let mut buf = [0u8; 16384];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(WAIT, read).await.expect("the gateway kept the connection open");
+    got
+}

@@ -566,3 +566,19 @@ pub async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
 pub fn path_str(p: &Path) -> String {
     p.display().to_string()
 }
+
+/// Kubernetes' atomic writer for a Secret volume: `name -> ..data/name`,
+/// `..data -> ..<version>`, the `..data` link swapped by a rename.
+pub fn k8s_secret(dir: &Path, version: &str, name: &str, value: &str) {
+    let versioned = dir.join(format!("..{version}"));
+    std::fs::create_dir_all(&versioned).unwrap();
+    std::fs::write(versioned.join(name), value).unwrap();
+    let tmp = dir.join("..data_tmp");
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(format!("..{version}"), &tmp).unwrap();
+    std::fs::rename(&tmp, dir.join("..data")).unwrap();
+    let link = dir.join(name);
+    if std::fs::symlink_metadata(&link).is_err() {
+        std::os::unix::fs::symlink(format!("..data/{name}"), &link).unwrap();
+    }
+}
