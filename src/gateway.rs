@@ -280,13 +280,29 @@ pub fn request_id(headers: &HeaderMap) -> String {
             }
         }
     }
-    let mut bytes = [0u8; 16];
-    if aws_lc_rs::rand::fill(&mut bytes).is_err() {
-        // No randomness: still unique enough for correlation within this process.
-        let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-        bytes = n.to_be_bytes();
-    }
-    hex::encode(bytes)
+    fresh_request_id()
+}
+
+/// A process-wide random prefix and a counter: unique across replicas and
+/// restarts, and cheap (the system RNG, with its entropy gathering, is asked
+/// once per process, not once per request). Request ids are not secrets.
+fn fresh_request_id() -> String {
+    static PREFIX: std::sync::OnceLock<[u8; 8]> = std::sync::OnceLock::new();
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| {
+        let mut bytes = [0u8; 8];
+        if aws_lc_rs::rand::fill(&mut bytes).is_err() {
+            // No randomness: the start time still tells processes apart.
+            let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+            bytes = (n as u64).to_be_bytes();
+        }
+        bytes
+    });
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut id = [0u8; 16];
+    id[..8].copy_from_slice(prefix);
+    id[8..].copy_from_slice(&n.to_be_bytes());
+    hex::encode(id)
 }
 
 fn with_headers(status: StatusCode, content_type: HeaderValue, body: Bytes, request_id: &str) -> GatewayResponse {

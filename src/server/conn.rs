@@ -96,7 +96,9 @@ where
     let service = service_fn(move |req: Request<Incoming>| {
         let guard = watched.request(req.version() == Version::HTTP_2);
         let request_id = gateway::request_id(req.headers());
-        let task = shared.in_flight.spawn(gateway::handle(shared.clone(), req, caller.clone(), request_id.clone()));
+        // Boxed: the request's state is large, and a task moves its future around.
+        let handling = Box::pin(gateway::handle(shared.clone(), req, caller.clone(), request_id.clone()));
+        let task = shared.in_flight.spawn(handling);
         async move {
             let response = answer_of(task.await, &request_id);
             let guard = guard.answered(Instant::now());
