@@ -71,7 +71,8 @@ pub async fn handle(
     let runtime = shared.runtime.load_full();
     let deadline = Instant::now() + runtime.config.server.request_timeout;
     let path = req.uri().path().to_owned();
-    let span = tracing::info_span!("request", request_id = %request_id, method = %req.method(), path = %path);
+    // One field only: the JSON log layer formats span fields when the span is made, for every request.
+    let span = tracing::info_span!("request", request_id = %request_id);
     async move {
         let started = Instant::now();
         let mut exchange = Exchange::new(runtime.audit.clone(), &request_id, caller.peer, req.method().as_str(), &path);
@@ -87,10 +88,11 @@ pub async fn handle(
                 let answer = e.answer();
                 exchange.record.error_code = Some(answer.code.to_owned());
                 exchange.record.decision = answer.decision.as_str();
+                let (method, path) = (&exchange.record.method, &exchange.record.path);
                 if answer.status.is_server_error() {
-                    tracing::warn!(error_code = answer.code, "request failed");
+                    tracing::warn!(error_code = answer.code, %method, %path, "request failed");
                 } else {
-                    tracing::info!(error_code = answer.code, "request refused");
+                    tracing::info!(error_code = answer.code, %method, %path, "request refused");
                 }
                 error_response(answer, &request_id)
             }

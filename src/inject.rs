@@ -66,13 +66,12 @@ pub fn object_members(body: &[u8]) -> Result<Vec<(String, Value)>, serde_json::E
 
 /// The login fields, as ServiceStack would bind them: any case, `_`/`-` ignored.
 fn credential_name(key: &str) -> Option<&'static str> {
-    let folded: String = key.chars().filter(|c| *c != '_' && *c != '-').flat_map(char::to_lowercase).collect();
-    match folded.as_str() {
-        "customername" => Some("CustomerName"),
-        "username" => Some("UserName"),
-        "password" => Some("Password"),
-        _ => None,
-    }
+    // Folded lazily (no allocation per key): Unicode lower case, `_` and `-` dropped.
+    let folded = || key.chars().filter(|c| *c != '_' && *c != '-').flat_map(char::to_lowercase);
+    [("customername", "CustomerName"), ("username", "UserName"), ("password", "Password")]
+        .into_iter()
+        .find(|(spelled, _)| folded().eq(spelled.chars()))
+        .map(|(_, canonical)| canonical)
 }
 
 /// Parses and checks the caller's body for `route` (SPEC §4, rows
