@@ -325,3 +325,28 @@ async fn no_secret_in_audit_answers_or_metrics() {
     }
     env.assert_no_leaks().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_id_comes_from_a_valid_traceparent_only() {
+    let env = TestEnv::start(|_| {}).await;
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    for (rid, traceparent, want) in [
+        ("trace-ok", format!("00-{trace}-00f067aa0ba902b7-01"), serde_json::json!(trace)),
+        ("trace-bad", format!("00-{}-00f067aa0ba902b7-01", "0".repeat(32)), serde_json::Value::Null),
+    ] {
+        let req = env
+            .req(&env.token(SUB), &serde_json::json!({"Id": "call-1001", "Notes": "traced"}))
+            .header("X-Request-Id", rid)
+            .header("traceparent", &traceparent);
+        assert_eq!(env.send(&req).await.status, 200);
+        let records = {
+            env.wait_response_record(rid).await;
+            env.audit_for(rid)
+        };
+        assert_eq!(records.len(), 2, "request and response records");
+        for r in &records {
+            assert_eq!(r["trace_id"], want, "{rid}: {r}");
+            assert!(r["client_cert"].is_null(), "no mTLS: client_cert is null");
+        }
+    }
+}
