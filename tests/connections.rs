@@ -12,7 +12,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::Instant;
 
@@ -63,24 +63,8 @@ async fn keep_alive_request(env: &TestEnv, stream: &mut TcpStream) -> u16 {
     );
     stream.write_all(head.as_bytes()).await.unwrap();
     stream.write_all(&body).await.unwrap();
-    let mut raw = Vec::new();
-    let mut buf = [0u8; 8192];
-    loop {
-        let n = tokio::time::timeout(WAIT, stream.read(&mut buf)).await.unwrap().unwrap();
-        assert!(n > 0, "closed before the answer");
-        raw.extend_from_slice(&buf[..n]);
-        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
-            let len: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .map(|v| v.trim().parse().unwrap())
-                .expect("content-length");
-            if raw.len() >= end + 4 + len {
-                return head.split(' ').nth(1).unwrap().parse().unwrap();
-            }
-        }
-    }
+    let raw = read_one_answer(stream).await;
+    parse_response(raw, stream.local_addr().unwrap()).status
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -20,21 +20,10 @@ use tokio::time::Instant;
 async fn send_raw(addr: SocketAddr, bytes: Vec<u8>) -> (Vec<u8>, SocketAddr) {
     let mut stream = TcpStream::connect(addr).await.unwrap();
     let local = stream.local_addr().unwrap();
-    let mut raw = Vec::new();
-    let run = async {
-        if stream.write_all(&bytes).await.is_err() {
-            return;
-        }
-        let mut buf = [0u8; 16384];
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => raw.extend_from_slice(&buf[..n]),
-            }
-        }
-    };
-    tokio::time::timeout(WAIT, run).await.expect("the gateway neither answered nor closed in time");
-    (raw, local)
+    if stream.write_all(&bytes).await.is_err() {
+        return (Vec::new(), local);
+    }
+    (until_closed(&mut stream).await, local)
 }
 
 /// A slow request (`fault-slow`) sent from its own task.
@@ -83,31 +72,6 @@ async fn refuses_new_connections(addr: SocketAddr) -> bool {
     let _ = stream.write_all(&Req::new("GET", "/readyz").to_bytes()).await;
     let mut buf = [0u8; 64];
     matches!(tokio::time::timeout(WAIT, stream.read(&mut buf)).await, Ok(Ok(0) | Err(_)))
-}
-
-/// Reads exactly one answer (head and Content-Length body) from a keep-alive connection.
-async fn read_one(stream: &mut TcpStream) -> Vec<u8> {
-    let read = async {
-        let mut raw = Vec::new();
-        let mut buf = [0u8; 8192];
-        loop {
-            let n = stream.read(&mut buf).await.unwrap();
-            assert!(n > 0, "closed before the answer");
-            raw.extend_from_slice(&buf[..n]);
-            if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
-                let len: usize = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .map(|v| v.trim().parse().unwrap())
-                    .expect("content-length");
-                if raw.len() >= end + 4 + len {
-                    return raw;
-                }
-            }
-        }
-    };
-    tokio::time::timeout(WAIT, read).await.expect("no answer in time")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -222,7 +186,7 @@ async fn no_new_connection_is_taken_once_draining() {
     );
     idle.write_all(head.as_bytes()).await.unwrap();
     idle.write_all(&body).await.unwrap();
-    let first = read_one(&mut idle).await;
+    let first = read_one_answer(&mut idle).await;
     assert!(first.starts_with(b"HTTP/1.1 200"), "{:?}", String::from_utf8_lossy(&first));
     let inflight = spawn_slow(&env, "drain-gate-1");
     wait_in_flight(&env, "drain-gate-1").await;

@@ -242,29 +242,8 @@ where
     );
     let mut bytes = head.into_bytes();
     bytes.extend_from_slice(&body);
-    let exchange = async {
-        stream.write_all(&bytes).await.unwrap();
-        let mut raw = Vec::new();
-        let mut buf = [0u8; 8192];
-        loop {
-            let n = stream.read(&mut buf).await.unwrap();
-            assert!(n > 0, "closed before the answer: {:?}", String::from_utf8_lossy(&raw));
-            raw.extend_from_slice(&buf[..n]);
-            if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
-                let len: usize = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .map(|v| v.trim().parse().unwrap())
-                    .expect("content-length");
-                assert!(raw.len() <= end + 4 + len, "more than one answer arrived");
-                if raw.len() == end + 4 + len {
-                    return raw;
-                }
-            }
-        }
-    };
-    let raw = tokio::time::timeout(WAIT, exchange).await.expect("no keep-alive answer in time");
+    tokio::time::timeout(WAIT, stream.write_all(&bytes)).await.expect("request not sent in time").unwrap();
+    let raw = read_one_answer(stream).await;
     let resp = parse_response(raw, local);
     assert!(
         !resp.header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close")),
@@ -316,17 +295,7 @@ async fn a_client_that_never_starts_the_handshake_is_closed_after_the_head_timeo
     .await;
     let opened = Instant::now();
     let mut silent = TcpStream::connect(env.addr).await.unwrap();
-    let mut got = Vec::new();
-    let read = async {
-        let mut buf = [0u8; 4096];
-        loop {
-            match silent.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => got.extend_from_slice(&buf[..n]),
-            }
-        }
-    };
-    tokio::time::timeout(WAIT, read).await.expect("a silent TLS client kept its connection");
+    let got = until_closed(&mut silent).await;
     assert!(opened.elapsed() >= HEAD_TIMEOUT, "closed before header_read_timeout");
     assert!(got.is_empty(), "something was sent to a client that sent nothing: {got:?}");
     let metrics = env.metrics().await;

@@ -234,3 +234,30 @@ pub async fn until_closed<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) -> Ve
     tokio::time::timeout(WAIT, read).await.expect("the gateway kept the connection open");
     got
 }
+
+/// Reads exactly one answer (head and Content-Length body) from a keep-alive
+/// connection, at most `WAIT`; panics if more than that one answer arrives.
+pub async fn read_one_answer<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) -> Vec<u8> {
+    let read = async {
+        let mut raw = Vec::new();
+        let mut buf = [0u8; 8192];
+        loop {
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed before the answer: {:?}", String::from_utf8_lossy(&raw));
+            raw.extend_from_slice(&buf[..n]);
+            if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .map(|v| v.trim().parse().unwrap())
+                    .expect("content-length");
+                assert!(raw.len() <= end + 4 + len, "more than one answer arrived");
+                if raw.len() == end + 4 + len {
+                    return raw;
+                }
+            }
+        }
+    };
+    tokio::time::timeout(WAIT, read).await.expect("no answer in time")
+}
