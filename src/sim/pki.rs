@@ -73,18 +73,11 @@ impl TestPki {
     /// A client certificate (`clientAuth`) for `common_name` issued by this CA,
     /// as PEM strings `(cert_pem, key_pem)`: for mTLS tests.
     pub fn issue_client(&self, common_name: &str) -> Result<(String, String), SimError> {
-        let mut params = CertificateParams::new(Vec::<String>::new())?;
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, common_name);
         dn.push(DnType::OrganizationName, "hsgate tests");
-        params.distinguished_name = dn;
-        params.is_ca = IsCa::ExplicitNoCa;
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        params.use_authority_key_identifier_extension = true;
-        let key = KeyPair::generate()?;
-        let cert = params.signed_by(&key, &self.ca)?;
-        Ok((cert.pem(), key.serialize_pem()))
+        let leaf = issue(&self.ca, Vec::new(), dn, ExtendedKeyUsagePurpose::ClientAuth)?;
+        Ok((leaf.cert_pem, leaf.key_pem))
     }
 
     /// The same leaf as PEM strings `(cert_pem, key_pem)`, for tests that need files.
@@ -96,13 +89,23 @@ impl TestPki {
 /// Issue a server-auth leaf for `names` (DNS names or IP literals).
 fn issue_leaf(ca: &CertifiedIssuer<'static, KeyPair>, names: &[&str]) -> Result<Leaf, SimError> {
     let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
-    let mut params = CertificateParams::new(names)?;
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, "localhost");
+    issue(ca, names, dn, ExtendedKeyUsagePurpose::ServerAuth)
+}
+
+/// Issue an end-entity certificate for `names` and `dn`, for one purpose.
+fn issue(
+    ca: &CertifiedIssuer<'static, KeyPair>,
+    names: Vec<String>,
+    dn: DistinguishedName,
+    purpose: ExtendedKeyUsagePurpose,
+) -> Result<Leaf, SimError> {
+    let mut params = CertificateParams::new(names)?;
     params.distinguished_name = dn;
     params.is_ca = IsCa::ExplicitNoCa;
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    params.extended_key_usages = vec![purpose];
     params.use_authority_key_identifier_extension = true;
     let key = KeyPair::generate()?;
     let cert = params.signed_by(&key, ca)?;
