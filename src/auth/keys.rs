@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, PublicKeyUse};
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyOperations, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -54,6 +54,10 @@ pub fn from_jwks(text: &str) -> Result<(Vec<VerifyKey>, Vec<String>), String> {
 fn from_jwk(jwk: &Jwk) -> Result<VerifyKey, String> {
     if matches!(jwk.common.public_key_use, Some(PublicKeyUse::Encryption)) {
         return Err("use is \"enc\"".into());
+    }
+    // RFC 7517 §4.3: a key whose key_ops leave out "verify" is not for verifying signatures.
+    if jwk.common.key_operations.as_ref().is_some_and(|ops| !ops.contains(&KeyOperations::Verify)) {
+        return Err("key_ops does not include \"verify\"".into());
     }
     let implied = match &jwk.algorithm {
         AlgorithmParameters::RSA(_) => Algorithm::RS256,
@@ -128,6 +132,25 @@ mod tests {
         assert_eq!(got, vec![("ed".into(), Algorithm::EdDSA), ("ec".into(), Algorithm::ES256)]);
         assert_eq!(skipped.len(), 3, "{skipped:?}");
         assert!(from_jwks("{}").is_err());
+    }
+
+    #[test]
+    fn jwks_keys_whose_key_ops_leave_out_verify_are_skipped() {
+        let ec = r#""kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0""#;
+        let text = format!(
+            r#"{{"keys":[
+            {{{ec},"kid":"verify","key_ops":["verify"]}},
+            {{{ec},"kid":"sign-verify","key_ops":["sign","verify"]}},
+            {{{ec},"kid":"encrypt","key_ops":["encrypt"]}},
+            {{{ec},"kid":"sign","key_ops":["sign"]}},
+            {{{ec},"kid":"none","key_ops":[]}}
+        ]}}"#
+        );
+        let (keys, skipped) = from_jwks(&text).unwrap();
+        let kids: Vec<_> = keys.iter().map(|k| k.kid.clone().unwrap()).collect();
+        assert_eq!(kids, ["verify", "sign-verify"]);
+        assert_eq!(skipped.len(), 3, "{skipped:?}");
+        assert!(skipped.iter().all(|s| s.contains("key_ops")), "{skipped:?}");
     }
 
     #[test]
