@@ -242,6 +242,7 @@ async fn forward(
             let (label, err) = match &e {
                 UpstreamError::Timeout => ("timeout", GatewayError::UpstreamTimeout),
                 UpstreamError::Unavailable(_) => ("error", GatewayError::UpstreamUnavailable),
+                UpstreamError::BadResponse(_) => ("error", GatewayError::UpstreamBadResponse),
             };
             shared.metrics.upstream(&route.name, label, seconds);
             tracing::warn!(error = %e, "upstream request failed");

@@ -48,6 +48,9 @@ pub enum UpstreamError {
     Unavailable(String),
     #[error("upstream did not answer in time")]
     Timeout,
+    /// An answer hyper could not parse (status line, head); the detail is for logs only.
+    #[error("upstream answer malformed: {0}")]
+    BadResponse(String),
 }
 
 pub use crate::tls_client::BuildError;
@@ -131,7 +134,13 @@ impl Upstream {
         let exchange = async {
             // Waiting for a slot is part of the wait for HostedSuite (504 at the deadline).
             let _slot = slots.acquire_owned().await.map_err(|_| UpstreamError::Unavailable("closed".into()))?;
-            let response = self.client.request(request).await.map_err(|e| UpstreamError::Unavailable(chain(&e)))?;
+            let response = self.client.request(request).await.map_err(|e| {
+                if malformed(&e) {
+                    UpstreamError::BadResponse(chain(&e))
+                } else {
+                    UpstreamError::Unavailable(chain(&e))
+                }
+            })?;
             let (parts, body) = response.into_parts();
             let body = match Limited::new(body, MAX_UPSTREAM_BODY).collect().await {
                 Ok(collected) => Ok(collected.to_bytes()),
@@ -142,6 +151,21 @@ impl Upstream {
         };
         tokio::time::timeout_at(until, exchange).await.unwrap_or(Err(UpstreamError::Timeout))
     }
+}
+
+/// Whether hyper refused an HTTP/1 answer's head: a status line with no
+/// status in it (`099`, `1000`), or a head over its limits (100 fields). That
+/// is an answer, not a failed connection; a peer not speaking HTTP/1 at all
+/// (an HTTP/2-only host spoken to in HTTP/1.1) stays unavailable.
+fn malformed(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(e);
+    while let Some(s) = source {
+        if s.downcast_ref::<hyper::Error>().is_some_and(|h| h.is_parse_status() || h.is_parse_too_large()) {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// An error and its sources, for the log.
