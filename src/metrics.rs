@@ -7,6 +7,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
+use std::sync::OnceLock;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteStatus {
@@ -152,6 +153,18 @@ impl Metrics {
         self.request_duration.observe(seconds);
     }
 
+    /// Counter handles for `route`, looked up once per label set instead of
+    /// on every request (each lookup builds two label strings and takes the
+    /// family's lock).
+    pub fn for_route(&self, route: &str) -> RouteMetrics {
+        RouteMetrics {
+            requests: StatusCounters::new(&self.requests, route),
+            upstream: StatusCounters::new(&self.upstream_requests, route),
+            request_duration: self.request_duration.clone(),
+            upstream_duration: self.upstream_duration.clone(),
+        }
+    }
+
     pub fn connection_closed(&self, reason: &str) {
         self.connections_closed.get_or_create(&Reason { reason: reason.into() }).inc();
     }
@@ -172,6 +185,89 @@ impl Metrics {
             out.clear();
         }
         out
+    }
+}
+
+/// The request and upstream series of one route.
+#[derive(Debug)]
+pub struct RouteMetrics {
+    requests: StatusCounters,
+    upstream: StatusCounters,
+    request_duration: Histogram,
+    upstream_duration: Histogram,
+}
+
+impl RouteMetrics {
+    /// An answer on the gateway listener.
+    pub fn request(&self, status: u16, seconds: f64) {
+        self.requests.inc_status(status);
+        self.request_duration.observe(seconds);
+    }
+
+    /// An upstream answer, by its status.
+    pub fn upstream(&self, status: u16, seconds: f64) {
+        self.upstream.inc_status(status);
+        self.upstream_duration.observe(seconds);
+    }
+
+    /// An upstream exchange that ended without an answer.
+    pub fn upstream_failed(&self, failure: UpstreamFailure, seconds: f64) {
+        let slot = match failure {
+            UpstreamFailure::Timeout => &self.upstream.timeout,
+            UpstreamFailure::Error => &self.upstream.error,
+        };
+        slot.get_or_init(|| self.upstream.lookup(failure.label())).inc();
+        self.upstream_duration.observe(seconds);
+    }
+}
+
+/// Why an upstream exchange gave no answer: the `status` label it counts under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamFailure {
+    Timeout,
+    Error,
+}
+
+impl UpstreamFailure {
+    pub fn label(self) -> &'static str {
+        match self {
+            UpstreamFailure::Timeout => "timeout",
+            UpstreamFailure::Error => "error",
+        }
+    }
+}
+
+/// Counters of one route by status, each made on first use and kept.
+#[derive(Debug)]
+struct StatusCounters {
+    family: Family<RouteStatus, Counter>,
+    route: String,
+    /// Index `status - 100`, statuses 100..=599 (the only ones an answer can have).
+    by_status: Box<[OnceLock<Counter>]>,
+    timeout: OnceLock<Counter>,
+    error: OnceLock<Counter>,
+}
+
+impl StatusCounters {
+    fn new(family: &Family<RouteStatus, Counter>, route: &str) -> StatusCounters {
+        StatusCounters {
+            family: family.clone(),
+            route: route.to_owned(),
+            by_status: (100..600).map(|_| OnceLock::new()).collect(),
+            timeout: OnceLock::new(),
+            error: OnceLock::new(),
+        }
+    }
+
+    fn inc_status(&self, status: u16) {
+        match usize::from(status).checked_sub(100).and_then(|i| self.by_status.get(i)) {
+            Some(slot) => slot.get_or_init(|| self.lookup(&status.to_string())).inc(),
+            None => self.lookup(&status.to_string()).inc(),
+        };
+    }
+
+    fn lookup(&self, status: &str) -> Counter {
+        self.family.get_or_create(&RouteStatus { route: self.route.clone(), status: status.to_owned() }).clone()
     }
 }
 
@@ -197,6 +293,30 @@ mod tests {
             "hsgate_audit_write_failures_total 1",
             "hsgate_config_reloads_total{result=\"success\"} 1",
             "hsgate_build_info{version=\"",
+        ] {
+            assert!(text.contains(needle), "missing {needle} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn route_handles_count_into_the_same_series_as_the_family() {
+        let m = Metrics::new();
+        let route = m.for_route("calls.update");
+        route.request(200, 0.01);
+        route.request(200, 0.01);
+        m.request("calls.update", 200, 0.01);
+        route.request(404, 0.01);
+        route.upstream(502, 0.01);
+        route.upstream_failed(UpstreamFailure::Timeout, 0.01);
+        // Handles made again (after a reload) keep counting the same series.
+        m.for_route("calls.update").request(200, 0.01);
+        let text = m.render();
+        for needle in [
+            "hsgate_requests_total{route=\"calls.update\",status=\"200\"} 4",
+            "hsgate_requests_total{route=\"calls.update\",status=\"404\"} 1",
+            "hsgate_upstream_requests_total{route=\"calls.update\",status=\"502\"} 1",
+            "hsgate_upstream_requests_total{route=\"calls.update\",status=\"timeout\"} 1",
+            "hsgate_request_duration_seconds_count 5",
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");
         }

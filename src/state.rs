@@ -21,7 +21,7 @@ use crate::auth::jwks::JwksSource;
 use crate::auth::{KeyStore, TokenCache};
 use crate::breaker::LoginBreakers;
 use crate::config::Config;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, RouteMetrics};
 use crate::ratelimit::{Limiter, RateLimits};
 use crate::tls_client::BuildError;
 use crate::upstream::{Upstream, UpstreamKey};
@@ -36,6 +36,8 @@ pub struct Runtime {
     pub limiters: HashMap<String, Arc<Limiter>>,
     /// The upstream URI of every (profile, route), built once here.
     uris: HashMap<String, HashMap<String, hyper::Uri>>,
+    /// The metric handles of every route, and of `none` (no route matched).
+    route_metrics: HashMap<String, RouteMetrics>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,7 +97,19 @@ impl Runtime {
                 }
             }
         }
-        Ok(Runtime { config, upstream, audit, notes, limiters, uris })
+        let route_metrics = config
+            .routes
+            .iter()
+            .map(|r| r.name.as_str())
+            .chain([NO_ROUTE])
+            .map(|name| (name.to_owned(), metrics.for_route(name)))
+            .collect();
+        Ok(Runtime { config, upstream, audit, notes, limiters, uris, route_metrics })
+    }
+
+    /// The metric handles of `route` (a route name, or [`NO_ROUTE`]).
+    pub fn route_metrics(&self, route: &str) -> Option<&RouteMetrics> {
+        self.route_metrics.get(route)
     }
 
     /// `POST {upstream}{path}` for this profile and route.
@@ -103,6 +117,9 @@ impl Runtime {
         self.uris.get(profile)?.get(route)
     }
 }
+
+/// The `route` label of a request that matched no route.
+pub const NO_ROUTE: &str = "none";
 
 /// Request tasks in flight, so that shutdown can wait for every one of them
 /// (not only for connections) and end those still running after the grace.
