@@ -22,9 +22,10 @@ use crate::auth::{self, Claims, TokenCache, TokenError};
 use crate::config::{Config, Profile};
 use crate::error::{Answer, Extra, GatewayError};
 use crate::inject::CallerFields;
+use crate::metrics::UpstreamFailure;
 use crate::relay::{self, RelayError, Relayed};
 use crate::routes::Route;
-use crate::state::{Runtime, Shared};
+use crate::state::{Runtime, Shared, NO_ROUTE};
 use crate::upstream::UpstreamError;
 use crate::{body, breaker, grants, inject, ratelimit};
 
@@ -40,9 +41,11 @@ pub struct Caller {
     pub client_cert: Option<Arc<str>>,
 }
 
+const TRACEPARENT: &str = "traceparent";
+
 /// The trace id of a valid W3C `traceparent` header (`00-<trace>-<parent>-<flags>`).
 pub fn trace_id(headers: &HeaderMap) -> Option<String> {
-    let mut values = headers.get_all("traceparent").iter();
+    let mut values = headers.get_all(TRACEPARENT).iter();
     let (Some(value), None) = (values.next(), values.next()) else { return None };
     let text = value.to_str().ok()?.trim();
     let mut parts = text.split('-');
@@ -88,23 +91,36 @@ pub async fn handle(
                 let answer = e.answer();
                 exchange.record.error_code = Some(answer.code.to_owned());
                 exchange.record.decision = answer.decision.as_str();
-                let (method, path) = (&exchange.record.method, &exchange.record.path);
-                if answer.status.is_server_error() {
-                    tracing::warn!(error_code = answer.code, %method, %path, "request failed");
-                } else {
-                    tracing::info!(error_code = answer.code, %method, %path, "request refused");
-                }
                 error_response(answer, &request_id)
             }
         };
         let status = response.status().as_u16();
-        let route = exchange.record.route.as_deref().unwrap_or("none");
-        shared.metrics.request(route, status, started.elapsed().as_secs_f64());
+        let route = exchange.record.route.as_deref().unwrap_or(NO_ROUTE);
+        let elapsed = started.elapsed();
+        match runtime.route_metrics(route) {
+            Some(m) => m.request(status, elapsed.as_secs_f64()),
+            None => shared.metrics.request(route, status, elapsed.as_secs_f64()),
+        }
+        log_answer(&exchange.record, route, status, elapsed);
         exchange.finish(status).await;
         response
     }
     .instrument(span)
     .await
+}
+
+/// The one log line of every request (the span adds its `request_id`);
+/// an answer of ours that is a server error is a warning.
+fn log_answer(record: &crate::audit::AuditRecord, route: &str, status: u16, elapsed: std::time::Duration) {
+    let duration_ms = elapsed.as_secs_f64() * 1000.0;
+    let (method, path) = (record.method.as_str(), record.path.as_str());
+    let error_code = record.error_code.as_deref();
+    let trace_id = record.trace_id.as_deref();
+    if status >= 500 {
+        tracing::warn!(method, path, route, status, duration_ms, error_code, trace_id, "request");
+    } else {
+        tracing::info!(method, path, route, status, duration_ms, error_code, trace_id, "request");
+    }
 }
 
 async fn try_handle(
@@ -156,6 +172,11 @@ async fn try_handle(
     if !body::is_json(req.headers(), matched.kind.accepts_text_plain()) {
         return Err(GatewayError::UnsupportedMediaType);
     }
+    // Only a valid one (it gave the record its trace id), and only if asked for.
+    let traceparent = match (config.upstream.forward_traceparent, &ex.record.trace_id) {
+        (true, Some(_)) => req.headers().get(TRACEPARENT).cloned(),
+        (true, None) | (false, _) => None,
+    };
     let (parts, incoming) = req.into_parts();
     let bytes = body::read(&parts.headers, incoming, config.server.max_body_bytes, deadline).await?;
     let fields = inject::parse(&bytes, route)?;
@@ -163,7 +184,8 @@ async fn try_handle(
     if let Some(notes) = fields.notes() {
         ex.notes(notes, &runtime.notes);
     }
-    forward(shared, runtime, route, profile, &fields, ex, deadline).await
+    let checked = Checked { route, profile, fields: &fields, traceparent };
+    forward(shared, runtime, &checked, ex, deadline).await
 }
 
 /// The token's claims. A token verified before with the key set in force is
@@ -206,17 +228,25 @@ async fn verify(shared: &Shared, config: &Config, token: &str, deadline: Instant
     Ok(claims)
 }
 
+/// A request that passed every check, ready to go upstream.
+struct Checked<'a> {
+    route: &'a Route,
+    profile: &'a Profile,
+    fields: &'a CallerFields,
+    /// The caller's `traceparent`, when it is valid and `upstream.forward_traceparent` is on.
+    traceparent: Option<HeaderValue>,
+}
+
 /// The checked request to HostedSuite and its answer back: breaker, audit
 /// gate, upstream call, relay.
 async fn forward(
     shared: &Shared,
     runtime: &Runtime,
-    route: &Route,
-    profile: &Profile,
-    fields: &CallerFields,
+    checked: &Checked<'_>,
     ex: &mut Exchange,
     deadline: Instant,
 ) -> Result<Relayed, GatewayError> {
+    let Checked { route, profile, fields, traceparent } = checked;
     let config = &runtime.config;
     let threshold = config.upstream.login_failure_threshold;
     let slot = shared.breakers.admit(&profile.name, threshold, deadline).await.map_err(|e| match e {
@@ -228,23 +258,29 @@ async fn forward(
     ex.write_request(deadline).await.map_err(|_| GatewayError::AuditUnavailable)?;
 
     let sent = Instant::now();
-    let answer =
-        runtime.upstream.post(uri, upstream_body, &ex.record.request_id, deadline, config.upstream.timeout).await;
+    let answer = runtime
+        .upstream
+        .post(uri, upstream_body, &ex.record.request_id, traceparent.as_ref(), deadline, config.upstream.timeout)
+        .await;
     ex.upstream_ms(sent);
     let seconds = sent.elapsed().as_secs_f64();
     let answer = match answer {
         Ok(a) => {
-            shared.metrics.upstream(&route.name, a.status.as_str(), seconds);
+            if let Some(m) = runtime.route_metrics(&route.name) {
+                m.upstream(a.status.as_u16(), seconds);
+            }
             ex.record.upstream_status = Some(a.status.as_u16());
             a
         }
         Err(e) => {
-            let (label, err) = match &e {
-                UpstreamError::Timeout => ("timeout", GatewayError::UpstreamTimeout),
-                UpstreamError::Unavailable(_) => ("error", GatewayError::UpstreamUnavailable),
-                UpstreamError::BadResponse(_) => ("error", GatewayError::UpstreamBadResponse),
+            let (failure, err) = match &e {
+                UpstreamError::Timeout => (UpstreamFailure::Timeout, GatewayError::UpstreamTimeout),
+                UpstreamError::Unavailable(_) => (UpstreamFailure::Error, GatewayError::UpstreamUnavailable),
+                UpstreamError::BadResponse(_) => (UpstreamFailure::Error, GatewayError::UpstreamBadResponse),
             };
-            shared.metrics.upstream(&route.name, label, seconds);
+            if let Some(m) = runtime.route_metrics(&route.name) {
+                m.upstream_failed(failure, seconds);
+            }
             tracing::warn!(error = %e, "upstream request failed");
             return Err(err);
         }

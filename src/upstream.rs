@@ -117,10 +117,11 @@ impl Upstream {
         uri: &hyper::Uri,
         body: Vec<u8>,
         request_id: &str,
+        traceparent: Option<&HeaderValue>,
         deadline: Instant,
         timeout: Duration,
     ) -> Result<UpstreamAnswer, UpstreamError> {
-        let request = Request::builder()
+        let mut request = Request::builder()
             .method(Method::POST)
             .uri(uri.clone())
             .header(CONTENT_TYPE, "application/json")
@@ -129,6 +130,9 @@ impl Upstream {
             .header("x-request-id", request_id)
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| UpstreamError::Unavailable(format!("bad request: {e}")))?;
+        if let Some(value) = traceparent {
+            request.headers_mut().insert("traceparent", value.clone());
+        }
         let until = deadline.min(Instant::now() + timeout);
         let slots = self.host_slots(uri).ok_or_else(|| UpstreamError::Unavailable("no host in the URI".into()))?;
         let exchange = async {

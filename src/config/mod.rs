@@ -72,6 +72,8 @@ pub struct UpstreamSettings {
     pub http2: bool,
     /// Requests in progress to one host at most.
     pub max_connections: usize,
+    /// Send a valid caller `traceparent` on to HostedSuite.
+    pub forward_traceparent: bool,
     pub login_failure_threshold: u32,
     pub login_failure_cooldown: Duration,
 }

@@ -96,6 +96,8 @@ pub struct Upstream {
     pub http2: String,
     /// Requests in progress to one HostedSuite host at most.
     pub max_connections: u64,
+    /// Send the caller's W3C `traceparent` header on to HostedSuite (it is always recorded).
+    pub forward_traceparent: bool,
     /// Refused logins in a row that suspend a profile.
     pub login_failure_threshold: u32,
     /// How long a suspended profile is not sent upstream.
@@ -113,6 +115,7 @@ impl Default for Upstream {
             allow_plaintext: false,
             http2: "auto".into(),
             max_connections: 256,
+            forward_traceparent: false,
             login_failure_threshold: 3,
             login_failure_cooldown: Duration::from_secs(60),
         }

@@ -263,6 +263,7 @@ fn upstream(u: raw::Upstream, base: &Path, problems: &mut Problems) -> Option<Up
         allow_plaintext: u.allow_plaintext,
         http2,
         max_connections: usize::try_from(u.max_connections.clamp(1, MAX_CONNECTIONS_LIMIT)).ok()?,
+        forward_traceparent: u.forward_traceparent,
         login_failure_threshold: u.login_failure_threshold,
         login_failure_cooldown: u.login_failure_cooldown,
     })
