@@ -236,6 +236,9 @@ pub fn summary(c: &Config) -> String {
         let extra: Vec<&str> = c.routes.extra_paths(r).collect();
         let _ = writeln!(s, "  route         {}: POST {} (also {})", r.name, r.path, extra.join(", "));
     }
+    for f in &c.files {
+        let _ = writeln!(s, "  watches       {} (a change reloads)", f.display());
+    }
     for w in &c.warnings {
         let _ = writeln!(s, "warning: {w}");
     }

@@ -17,7 +17,7 @@ pub fn grant_for<'a>(grants: &'a [Grant], claims: &Claims) -> Option<&'a Grant> 
 }
 
 /// Equal, or an array claim containing the value.
-fn claim_matches(have: Option<&Value>, want: &Value) -> bool {
+pub fn claim_matches(have: Option<&Value>, want: &Value) -> bool {
     match have {
         Some(Value::Array(items)) => items.contains(want),
         Some(v) => v == want,

@@ -13,6 +13,7 @@ pub mod commands;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod explain;
 pub mod gateway;
 pub mod grants;
 pub mod inject;

@@ -4,16 +4,19 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use hsgate::commands::{self, Fatal};
-use hsgate::{demo, logging, sim, token};
+use hsgate::logging::{self, LogArgs, LogFormat};
+use hsgate::{demo, explain, sim, token};
 
 #[derive(Parser, Debug)]
 #[command(name = "hsgate", version, about = "Credential-injecting gateway for the HostedSuite call-center API")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    log: LogArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -34,38 +37,88 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Run the built-in HostedSuite simulator alone (TLS, generated CA), for testing your services locally.
     Simulate(sim::cli::SimulateArgs),
+    /// Dry-run the gateway's checks for a token, with no upstream call: which key, grant, profile, route and URL
+    /// (or which rule refuses it). Exit 0 if the request would be forwarded, 3 if it would be refused.
+    Explain(explain::ExplainArgs),
+    /// Print a shell completion script (bash, zsh, fish, ...) to standard output.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to standard output: `hsgate man > hsgate.1`.
+    Man,
     /// Mint a signed TEST token from a local key (development and tests only; real tokens come from your IdP).
     Token(token::TokenArgs),
 }
 
 fn main() -> ExitCode {
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    let log = |default| logging::init(&cli.log, default);
+    match cli.command {
         Command::Serve { config } => {
-            logging::init(true);
+            log(LogFormat::Json);
             block_on(commands::serve(&config))
         }
-        Command::Check { config } => match commands::check(&config) {
-            Ok(summary) => {
-                print!("{summary}");
-                ExitCode::SUCCESS
+        Command::Check { config } => {
+            log(LogFormat::Text);
+            match commands::check(&config) {
+                Ok(summary) => {
+                    print!("{summary}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e),
             }
-            Err(e) => fail(&e),
-        },
+        }
+        Command::Explain(args) => {
+            log(LogFormat::Text);
+            let mut verdict = None;
+            let done = block_on(async {
+                let report = explain::run(&args).await?;
+                print!("{}", report.text);
+                verdict = Some(report.verdict);
+                Ok(())
+            });
+            verdict.map_or(done, |v| ExitCode::from(v.exit_code()))
+        }
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "hsgate", &mut script);
+            print_bytes(&script)
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            match clap_mangen::Man::new(Cli::command()).render(&mut page) {
+                Ok(()) => print_bytes(&page),
+                Err(e) => fail(&Fatal::Other(format!("cannot render the man page: {e}"))),
+            }
+        }
         Command::Demo(args) => {
-            logging::init(false);
+            log(LogFormat::Text);
             block_on(demo::run(args))
         }
         Command::Simulate(args) => {
-            logging::init(false);
+            log(LogFormat::Text);
             block_on(async { sim::cli::run(args).await.map_err(|e| Fatal::Other(e.to_string())) })
         }
-        Command::Token(args) => match token::run(&args) {
-            Ok(jwt) => {
-                println!("{jwt}");
-                ExitCode::SUCCESS
+        Command::Token(args) => {
+            log(LogFormat::Text);
+            match token::run(&args) {
+                Ok(jwt) => {
+                    println!("{jwt}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&Fatal::Other(e.to_string())),
             }
-            Err(e) => fail(&Fatal::Other(e.to_string())),
-        },
+        }
+    }
+}
+
+fn print_bytes(bytes: &[u8]) -> ExitCode {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&Fatal::Other(format!("cannot write to standard output: {e}"))),
     }
 }
 

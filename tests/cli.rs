@@ -4,114 +4,14 @@
 mod common;
 
 use std::path::Path;
-use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
+use common::cli::*;
 use common::*;
 use hsgate::sim::TestPki;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-use tokio::sync::mpsc;
 use tokio::time::Instant;
-
-const BIN: &str = env!("CARGO_BIN_EXE_hsgate");
-
-struct Out {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs the binary to completion (killed after the deadline).
-async fn run(args: &[&str]) -> Out {
-    run_env(args, &[]).await
-}
-
-async fn run_env(args: &[&str], vars: &[(&str, &str)]) -> Out {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args).env_remove("HSGATE_CONFIG").env_remove("RUST_LOG").kill_on_drop(true);
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    let out = tokio::time::timeout(WAIT, cmd.output()).await.expect("hsgate did not exit in time").unwrap();
-    Out {
-        status: out.status,
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn signal(pid: u32, sig: &str) {
-    let ok = std::process::Command::new("kill").args([sig, &pid.to_string()]).status().unwrap();
-    assert!(ok.success(), "kill {sig} {pid} failed");
-}
-
-/// A fixture whose config is valid; nothing listens at its upstream.
-fn fixture(tweak: impl FnOnce(&mut Setup)) -> Fixture {
-    let mut setup = Setup::default();
-    tweak(&mut setup);
-    Fixture::new(setup, TestPki::generate().unwrap(), "https://localhost:1")
-}
-
-fn write_config(fx: &Fixture, name: &str, text: &str) -> String {
-    let p = fx.path(name);
-    std::fs::write(&p, text).unwrap();
-    path_str(&p)
-}
-
-/// A running `hsgate serve`, its addresses from the "hsgate serving" log line.
-struct Served {
-    child: Child,
-    addr: std::net::SocketAddr,
-    admin: std::net::SocketAddr,
-    logs: mpsc::UnboundedReceiver<String>,
-    stdout: Option<tokio::process::ChildStdout>,
-}
-
-/// The binary running with `args`, stdout and stderr piped, killed on drop.
-fn spawn_piped(args: &[&str]) -> Child {
-    Command::new(BIN)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap()
-}
-
-async fn serve(config: &Path) -> Served {
-    let mut child = spawn_piped(&["serve", "--config", &path_str(config)]);
-    let stdout = child.stdout.take();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let (tx, mut logs) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let line = tokio::time::timeout_at(deadline, logs.recv())
-            .await
-            .expect("no `hsgate serving` log line in time")
-            .expect("hsgate serve exited before serving");
-        let Ok(v) = serde_json::from_str::<Value>(&line) else { continue };
-        if v["message"] == "hsgate serving" {
-            let addr = v["addr"].as_str().expect("addr field").parse().unwrap();
-            let admin = v["admin_addr"].as_str().expect("admin_addr field").parse().unwrap();
-            return Served { child, addr, admin, logs, stdout };
-        }
-    }
-}
-
-async fn wait_exit(child: &mut Child) -> ExitStatus {
-    tokio::time::timeout(WAIT, child.wait()).await.expect("hsgate did not exit in time").unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_subcommand_has_help() {
@@ -122,6 +22,9 @@ async fn every_subcommand_has_help() {
         vec!["demo", "--help"],
         vec!["simulate", "--help"],
         vec!["token", "--help"],
+        vec!["explain", "--help"],
+        vec!["completions", "--help"],
+        vec!["man", "--help"],
         vec!["help", "serve"],
     ] {
         let out = run(&args).await;
@@ -129,7 +32,7 @@ async fn every_subcommand_has_help() {
         assert!(out.stdout.contains("Usage"), "{args:?}: {}", out.stdout);
     }
     let top = run(&["--help"]).await.stdout;
-    for sub in ["serve", "check", "demo", "simulate", "token"] {
+    for sub in ["serve", "check", "demo", "simulate", "token", "explain", "completions", "man"] {
         assert!(top.contains(sub), "top-level help lacks {sub}");
     }
     let token = run(&["token", "--help"]).await.stdout.to_lowercase();

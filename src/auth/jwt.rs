@@ -10,7 +10,7 @@ use base64::Engine;
 use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
-use super::{KeySet, TokenError};
+use super::{KeySet, TokenError, VerifyKey};
 use crate::config::AuthSettings;
 
 /// Largest token accepted, in bytes.
@@ -51,14 +51,29 @@ pub fn unix_now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
 
+/// A token's decoded header, unverified (for `hsgate explain`).
+pub fn decode_header(token: &str) -> Option<Map<String, Value>> {
+    decode_json(token.split('.').next()?)
+}
+
 /// The `alg` a token's header names (for a token already verified).
 pub fn header_alg(token: &str) -> Option<Algorithm> {
-    let header = decode_json(token.split('.').next()?)?;
+    let header = decode_header(token)?;
     header.get("alg")?.as_str()?.parse().ok()
 }
 
 /// Verifies `token` against `keys` and the claim rules of `auth` at time `now`.
 pub fn verify(auth: &AuthSettings, keys: &KeySet, token: &str, now: f64) -> Result<Claims, TokenError> {
+    verify_by(auth, keys, token, now).map(|(claims, _)| claims)
+}
+
+/// [`verify`], also naming the key whose signature check passed.
+pub fn verify_by<'k>(
+    auth: &AuthSettings,
+    keys: &'k KeySet,
+    token: &str,
+    now: f64,
+) -> Result<(Claims, &'k VerifyKey), TokenError> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(TokenError::TooLarge);
     }
@@ -85,14 +100,13 @@ pub fn verify(auth: &AuthSettings, keys: &KeySet, token: &str, now: f64) -> Resu
         return Err(TokenError::UnknownKey);
     }
     let message = &token[..head.len() + 1 + body.len()];
-    let verified =
-        candidates.iter().any(|k| jsonwebtoken::crypto::verify(sig, message.as_bytes(), &k.key, alg).unwrap_or(false));
-    if !verified {
-        return Err(TokenError::BadSignature);
-    }
+    let verified = candidates
+        .into_iter()
+        .find(|k| jsonwebtoken::crypto::verify(sig, message.as_bytes(), &k.key, alg).unwrap_or(false))
+        .ok_or(TokenError::BadSignature)?;
     let claims = decode_json(body).ok_or(TokenError::Malformed)?;
     check_claims(auth, &claims, now)?;
-    Ok(Claims(claims))
+    Ok((Claims(claims), verified))
 }
 
 fn time_claim(claims: &Map<String, Value>, name: &'static str) -> Result<Option<f64>, TokenError> {

@@ -389,6 +389,7 @@ pub fn assert_no_secret(what: &str, haystack: &[u8], secrets: &[String]) {
     }
 }
 
+pub mod cli;
 mod http;
 pub use http::*;
 
