@@ -7,7 +7,7 @@
 //! | HTTP/1 head arriving after an idle spell | request | `header_read_timeout` from its first byte |
 //! | idle: no request in progress | next request | `idle_timeout` from the last answer |
 //! | a request in progress | its answer | `request_timeout` (the handler's own deadline) |
-//! | an answer the client does not take | all of it taken | `write_timeout` from the answer being ready (until its body is handed over), or from a write that stalls (until one makes progress) |
+//! | an answer the client does not take | all of it taken | `write_timeout` from the answer being ready or its last piece handed over (until all of it is), or from a write that stalls (until one makes progress) |
 //!
 //! The state is fed by the connection's I/O ([`super::io`]), by the service
 //! (a [`RequestGuard`] per request) and by the answer's body (which carries a
@@ -88,7 +88,7 @@ struct State {
     h2: bool,
     /// A write that could not proceed, since the last complete flush.
     stalled_since: Option<Instant>,
-    /// Answers ready but not yet fully taken, by id (ids grow with time, so the first is the oldest).
+    /// Answers ready but not yet fully taken, by id: since when each has handed nothing over.
     pending: BTreeMap<u64, Instant>,
     next_id: u64,
 }
@@ -181,7 +181,7 @@ impl Activity {
             Phase::Idle { since } => Some((since + limits.idle_timeout, Expiry::Idle)),
             Phase::Busy => None,
         };
-        let write = s.pending.values().next().copied().into_iter().chain(s.stalled_since).min();
+        let write = s.pending.values().copied().chain(s.stalled_since).min();
         if let Some(since) = write {
             let candidate = (since + limits.write_timeout, Expiry::SlowRead);
             at = Some(at.map_or(candidate, |current| if candidate.0 < current.0 { candidate } else { current }));
@@ -250,7 +250,7 @@ impl RequestGuard {
         drop(s);
         self.pending = Some(id);
         self.activity.changed.notify_one();
-        ResponseGuard { _request: self }
+        ResponseGuard { request: self }
     }
 }
 
@@ -263,7 +263,18 @@ impl Drop for RequestGuard {
 /// An answer being handed to the client; dropped once it is.
 #[derive(Debug)]
 pub struct ResponseGuard {
-    _request: RequestGuard,
+    request: RequestGuard,
+}
+
+impl ResponseGuard {
+    /// A piece of the answer was handed over: its `write_timeout` starts again.
+    pub fn progress(&self, now: Instant) {
+        if let Some(id) = self.request.pending {
+            if let Some(since) = self.request.activity.state().pending.get_mut(&id) {
+                *since = now;
+            }
+        }
+    }
 }
 
 #[cfg(test)]

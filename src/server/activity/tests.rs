@@ -133,3 +133,19 @@ async fn at_the_cap_idle_connections_are_evicted_and_busy_ones_are_not() {
     assert_eq!(Instant::now(), t0, "at once");
     assert!(tokio::time::timeout(secs(3600), &mut busy_watch).await.is_err());
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_answer_handing_pieces_over_keeps_its_write_deadline_moving() {
+    let t0 = Instant::now();
+    let a = Activity::new(t0);
+    let slow = a.request(true).answered(t0);
+    let stuck = a.request(true).answered(t0 + secs(5));
+    assert_eq!(a.deadline(&LIMITS), Some((t0 + secs(30), Expiry::SlowRead)));
+    // The first answer goes on piece by piece; the second stops at once.
+    slow.progress(t0 + secs(20));
+    assert_eq!(a.deadline(&LIMITS), Some((t0 + secs(35), Expiry::SlowRead)), "the stuck one is now the oldest");
+    drop(stuck);
+    assert_eq!(a.deadline(&LIMITS), Some((t0 + secs(50), Expiry::SlowRead)));
+    assert_eq!(expiry(&a, t0).await, (Expiry::SlowRead, secs(50)));
+    drop(slow);
+}
