@@ -517,3 +517,5 @@ fn mutated_tokens_never_verify() {
     }
     assert!(tried > 1000, "{tried}");
 }
+
+mod hostile;
