@@ -350,3 +350,5 @@ fn mutated_bodies_never_panic_and_never_smuggle_a_login() {
     }
     assert!(accepted > 500, "the mutations should leave many bodies valid, got {accepted}");
 }
+
+mod props;
