@@ -29,6 +29,7 @@ WRK_TIMEOUT=${WRK_TIMEOUT:-5s}
 BUILD=${BUILD:-auto}                 # auto (if missing or older than src), always, never
 KEEP_TMP=${KEEP_TMP:-0}
 HSGATE_BIN=${HSGATE_BIN:-$ROOT/target/release/hsgate}
+GW_LOG_LEVEL=${GW_LOG_LEVEL:-info}   # info: hsgate logs one line per request; warn: only problems
 
 ISS="https://idp.bench.invalid"
 AUD="hsgate-bench"
@@ -210,7 +211,8 @@ render "$BENCH/hsgate.toml.in" hsgate.toml \
     PORT="$GW_PORT" ADMIN_PORT="$ADMIN_PORT" UP_PORT="$UP_PORT" ISS="$ISS" AUD="$AUD" SUB="$SUB"
 "$HSGATE" check --config "$TMP/hsgate.toml" >"$TMP/hsgate-check.log" 2>&1 \
     || { cat "$TMP/hsgate-check.log" >&2; die "hsgate check failed"; }
-"$HSGATE" serve --config "$TMP/hsgate.toml" >"$TMP/hsgate.stdout" 2>"$TMP/hsgate.log" &
+mkdir -p "$TMP/audit"
+"$HSGATE" serve --config "$TMP/hsgate.toml" --log-level "$GW_LOG_LEVEL" >"$TMP/hsgate.stdout" 2>"$TMP/hsgate.log" &
 GW_PID=$!
 PIDS+=("$GW_PID")
 
@@ -253,7 +255,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: applicat
 # A token from mint_tokens.py must be accepted exactly like `hsgate token`'s.
 python3 "$BENCH/mint_tokens.py" "$TMP/jwt.key" 1 "$ISS" "$AUD" "$SUB" bench 3600 "$TMP/probe-token.txt"
 probe hsgate-minted "$URL_hsgate" -H "Authorization: Bearer $(cat "$TMP/probe-token.txt")"
-: >"$TMP/audit.jsonl"
+: >"$TMP/audit/audit.jsonl"
 
 # ---- runs -------------------------------------------------------------------
 RUNS="$TMP/runs.tsv"
@@ -299,8 +301,8 @@ run() {
     fi
     line=$(grep '^BENCH_RESULT ' "$out") || { cat "$out" >&2; die "no BENCH_RESULT in $out"; }
     local audit_lines
-    audit_lines=$(wc -l <"$TMP/audit.jsonl")
-    : >"$TMP/audit.jsonl"   # the sink appends (O_APPEND): truncating keeps the disk use small
+    audit_lines=$(wc -l <"$TMP/audit/audit.jsonl")
+    : >"$TMP/audit/audit.jsonl"   # the sink appends (O_APPEND): truncating keeps the disk use small
     if [[ $mode == fresh ]]; then
         TOKEN_START=$((TOKEN_START + $(field tokens_span "$line")))
     fi

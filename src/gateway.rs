@@ -15,7 +15,6 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderMap, HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use hyper::{Method, Request, Response, StatusCode};
 use tokio::time::Instant;
-use tracing::Instrument;
 
 use crate::audit::Exchange;
 use crate::auth::{self, Claims, TokenCache, TokenError};
@@ -74,52 +73,47 @@ pub async fn handle(
     let runtime = shared.runtime.load_full();
     let deadline = Instant::now() + runtime.config.server.request_timeout;
     let path = req.uri().path().to_owned();
-    // One field only: the JSON log layer formats span fields when the span is made, for every request.
-    let span = tracing::info_span!("request", request_id = %request_id);
-    async move {
-        let started = Instant::now();
-        let mut exchange = Exchange::new(runtime.audit.clone(), &request_id, caller.peer, req.method().as_str(), &path);
-        exchange.record.client_cert = caller.client_cert.as_deref().map(str::to_owned);
-        exchange.record.trace_id = trace_id(req.headers());
-        let outcome = try_handle(&shared, &runtime, req, &mut exchange, deadline).await;
-        let response = match outcome {
-            Ok(relayed) => {
-                exchange.record.error_code = relayed.error_code.clone();
-                relayed_response(relayed, &request_id)
-            }
-            Err(e) => {
-                let answer = e.answer();
-                exchange.record.error_code = Some(answer.code.to_owned());
-                exchange.record.decision = answer.decision.as_str();
-                error_response(answer, &request_id)
-            }
-        };
-        let status = response.status().as_u16();
-        let route = exchange.record.route.as_deref().unwrap_or(NO_ROUTE);
-        let elapsed = started.elapsed();
-        match runtime.route_metrics(route) {
-            Some(m) => m.request(status, elapsed.as_secs_f64()),
-            None => shared.metrics.request(route, status, elapsed.as_secs_f64()),
+    let started = Instant::now();
+    let mut exchange = Exchange::new(runtime.audit.clone(), &request_id, caller.peer, req.method().as_str(), &path);
+    exchange.record.client_cert = caller.client_cert.as_deref().map(str::to_owned);
+    exchange.record.trace_id = trace_id(req.headers());
+    let outcome = try_handle(&shared, &runtime, req, &mut exchange, deadline).await;
+    let response = match outcome {
+        Ok(relayed) => {
+            exchange.record.error_code = relayed.error_code.clone();
+            relayed_response(relayed, &request_id)
         }
-        log_answer(&exchange.record, route, status, elapsed);
-        exchange.finish(status).await;
-        response
+        Err(e) => {
+            let answer = e.answer();
+            exchange.record.error_code = Some(answer.code.to_owned());
+            exchange.record.decision = answer.decision.as_str();
+            error_response(answer, &request_id)
+        }
+    };
+    let status = response.status().as_u16();
+    let route = exchange.record.route.as_deref().unwrap_or(NO_ROUTE);
+    let elapsed = started.elapsed();
+    match runtime.route_metrics(route) {
+        Some(m) => m.request(status, elapsed.as_secs_f64()),
+        None => shared.metrics.request(route, status, elapsed.as_secs_f64()),
     }
-    .instrument(span)
-    .await
+    log_answer(&exchange.record, route, status, elapsed);
+    exchange.finish(status).await;
+    response
 }
 
-/// The one log line of every request (the span adds its `request_id`);
+/// The one log line of every request (no span: events inside a request
+/// carry `request_id` themselves, which spares a span per request);
 /// an answer of ours that is a server error is a warning.
 fn log_answer(record: &crate::audit::AuditRecord, route: &str, status: u16, elapsed: std::time::Duration) {
     let duration_ms = elapsed.as_secs_f64() * 1000.0;
-    let (method, path) = (record.method.as_str(), record.path.as_str());
+    let (request_id, method, path) = (record.request_id.as_str(), record.method.as_str(), record.path.as_str());
     let error_code = record.error_code.as_deref();
     let trace_id = record.trace_id.as_deref();
     if status >= 500 {
-        tracing::warn!(method, path, route, status, duration_ms, error_code, trace_id, "request");
+        tracing::warn!(request_id, method, path, route, status, duration_ms, error_code, trace_id, "request");
     } else {
-        tracing::info!(method, path, route, status, duration_ms, error_code, trace_id, "request");
+        tracing::info!(request_id, method, path, route, status, duration_ms, error_code, trace_id, "request");
     }
 }
 
@@ -281,7 +275,7 @@ async fn forward(
             if let Some(m) = runtime.route_metrics(&route.name) {
                 m.upstream_failed(failure, seconds);
             }
-            tracing::warn!(error = %e, "upstream request failed");
+            tracing::warn!(request_id = %ex.record.request_id, error = %e, "upstream request failed");
             return Err(err);
         }
     };
@@ -289,13 +283,13 @@ async fn forward(
     match relay::relay(answer, &profile.redactor) {
         Err(RelayError::LoginRefused) => {
             slot.refused(threshold, config.upstream.login_failure_cooldown, Instant::now());
-            tracing::warn!(profile = %profile.name, "HostedSuite refused the stored login");
+            tracing::warn!(request_id = %ex.record.request_id, profile = %profile.name, "HostedSuite refused the stored login");
             Err(GatewayError::UpstreamCredentialsRejected)
         }
         Err(e @ (RelayError::NotJson | RelayError::BadStatus | RelayError::TooLarge)) => {
             // An answer that is not a refused login resets the count (SPEC §4).
             slot.accepted();
-            tracing::warn!(error = %e, "HostedSuite's answer cannot be relayed");
+            tracing::warn!(request_id = %ex.record.request_id, error = %e, "HostedSuite's answer cannot be relayed");
             Err(GatewayError::UpstreamBadResponse)
         }
         Ok(relayed) => {

@@ -52,7 +52,7 @@ async fn serve_logs_one_json_line_per_request() {
 
     let events: Vec<Value> = lines.iter().map(|l| serde_json::from_str(l).expect("a JSON log line")).collect();
     let of = |id: &str| -> Vec<&Value> {
-        events.iter().filter(|e| e["message"] == "request" && e["span"]["request_id"] == id).collect()
+        events.iter().filter(|e| e["message"] == "request" && e["request_id"] == id).collect()
     };
     let ok_lines = of("log-line-ok");
     assert_eq!(ok_lines.len(), 1, "one line for the request:\n{}", lines.join("\n"));

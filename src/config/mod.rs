@@ -230,6 +230,17 @@ pub fn load_str(text: &str, file: &Path) -> Result<Config, ConfigError> {
     let config = validate::build(raw, file, &base, &mut problems);
     match config {
         Some(mut config) if problems.errors.is_empty() => {
+            if let AuditSinkKind::File(audit) = &config.audit.sink {
+                // `serve` watches the folders of the files it read; a write there wakes the watcher.
+                let folder = audit.parent();
+                if problems.files.iter().any(|f| f.parent() == folder) {
+                    problems.warn(
+                        "audit.path",
+                        "is in a folder hsgate watches for config changes: every audit write wakes the \
+                         watcher; put the audit file in a folder of its own",
+                    );
+                }
+            }
             config.warnings = problems.warnings;
             config.files = problems.files;
             Ok(config)

@@ -150,3 +150,18 @@ fn the_files_a_config_is_built_from_are_listed() {
         assert!(names.iter().any(|n| n == name), "{name} in {names:?}");
     }
 }
+
+#[test]
+fn an_audit_file_beside_the_config_is_warned_about() {
+    let fx = Fixture::new();
+    let beside = fx.load(&config(&[("audit", "sink = \"file\""), ("audit", "path = \"audit.jsonl\"")])).unwrap();
+    let warned: Vec<&Problem> = beside.warnings.iter().filter(|w| w.key == "audit.path").collect();
+    assert_eq!(warned.len(), 1, "{:?}", beside.warnings);
+    assert!(warned[0].message.contains("watches"), "{}", warned[0].message);
+    // Next to a watched secret file is the same folder too; a folder of its own is fine.
+    let secrets =
+        fx.load(&config(&[("audit", "sink = \"file\""), ("audit", "path = \"secrets/audit.jsonl\"")])).unwrap();
+    assert!(secrets.warnings.iter().any(|w| w.key == "audit.path"));
+    let own = fx.load(&config(&[("audit", "sink = \"file\""), ("audit", "path = \"logs/audit.jsonl\"")])).unwrap();
+    assert!(own.warnings.iter().all(|w| w.key != "audit.path"), "{:?}", own.warnings);
+}
