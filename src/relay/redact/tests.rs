@@ -336,3 +336,5 @@ proptest! {
         prop_assert_eq!(after, body);
     }
 }
+
+mod props;
