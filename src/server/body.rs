@@ -2,10 +2,12 @@
 //! answer is pending until the body is fully handed over (and dropped).
 //!
 //! The data is handed over in pieces: hyper asks for the next one only once
-//! the previous one could go on (HTTP/2: within the flow-control windows,
+//! the previous ones could go on (HTTP/2: within the flow-control windows,
 //! HTTP/1: into its write buffer), so each ask is progress and restarts the
-//! answer's `write_timeout`. Handed over whole, an answer would count as
-//! taken as soon as h2 buffered it, however long a window left it unsent.
+//! answer's `write_timeout`. The last byte is a piece of its own, so the
+//! answer stays pending until all the rest has passed the windows. Handed
+//! over whole, an answer would count as taken as soon as h2 buffered it,
+//! however long a window kept it unsent.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -49,7 +51,12 @@ impl Body for TrackedBody {
             }
         }
         this.guard.progress(Instant::now());
-        let piece = this.rest.split_to(this.rest.len().min(PIECE));
+        let len = match this.rest.len() {
+            n if n > PIECE => PIECE,
+            n if n > 1 => n - 1,
+            n => n,
+        };
+        let piece = this.rest.split_to(len);
         Poll::Ready(Some(Ok(Frame::data(piece))))
     }
 
@@ -82,7 +89,7 @@ mod tests {
         while let Some(frame) = body.frame().await {
             pieces.push(frame.unwrap().into_data().unwrap());
         }
-        assert_eq!(pieces.iter().map(Bytes::len).collect::<Vec<_>>(), [PIECE, PIECE, 40_000 - 2 * PIECE]);
+        assert_eq!(pieces.iter().map(Bytes::len).collect::<Vec<_>>(), [PIECE, PIECE, 40_000 - 2 * PIECE - 1, 1]);
         assert_eq!(pieces.concat(), data);
         assert!(body.is_end_stream());
     }
