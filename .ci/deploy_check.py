@@ -135,11 +135,22 @@ def dockerfile_stages() -> list[dict]:
 
 
 def cmd_context(args) -> None:
-    listed = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, check=True, capture_output=True).stdout
-    files = [f for f in listed.decode().split("\0") if f and (REPO / f).exists()]
+    # `docker build .` sends every file in the folder (tracked or not, git's
+    # ignores do not apply) minus .dockerignore: walk the disk, not git.
     rules = dockerignore()
-    context = {f for f in files if not excluded(f, rules)}
-    ok(f"build context: {len(context)} of {len(files)} tracked files")
+    can_prune = not any(negate for negate, _ in rules)
+    files, context = [], set()
+    for root, dirs, names in os.walk(REPO):
+        rel_root = Path(root).relative_to(REPO).as_posix()
+        rel_root = "" if rel_root == "." else rel_root + "/"
+        if can_prune:
+            dirs[:] = [d for d in dirs if not excluded(rel_root + d, rules)]
+        for n in names:
+            f = rel_root + n
+            files.append(f)
+            if not excluded(f, rules):
+                context.add(f)
+    ok(f"build context: {len(context)} files ({len(files)} seen outside excluded folders)")
 
     leaked = [f for f in context if any(fnmatch.fnmatch(Path(f).name, g) for g in SECRETISH)
               or "/secrets/" in f"/{f}"]
@@ -168,8 +179,9 @@ def cmd_context(args) -> None:
                 if not hits:
                     fail(f"COPY {src}: not in the build context")
                     continue
-                tracked = [f for f in files if f == src or f.startswith(src.rstrip("/") + "/")]
-                dropped = sorted(set(tracked) - set(hits))
+                on_disk = [src] if (REPO / src).is_file() else [
+                    (Path(r).relative_to(REPO) / n).as_posix() for r, _, ns in os.walk(REPO / src) for n in ns]
+                dropped = sorted(set(on_disk) - set(hits))
                 if dropped:
                     fail(f"COPY {src}: .dockerignore drops {dropped}")
                 if stage is not build:
