@@ -303,7 +303,7 @@ def check_consistency(name: str, docs: list[dict], hsgate: str | None) -> None:
     configs = {}
     for cm in by_kind.get("ConfigMap", []):
         if "hsgate.toml" in cm.get("data", {}):
-            configs[cm["metadata"]["name"]] = cm["data"]["hsgate.toml"]
+            configs[cm["metadata"]["name"]] = cm["data"]
     volumes = {v["name"]: v for v in spec.get("volumes", [])}
     mounts = {m["name"]: m for m in container.get("volumeMounts", [])}
     cfg_vol = [v for v in volumes.values() if v.get("configMap", {}).get("name") in configs]
@@ -311,7 +311,8 @@ def check_consistency(name: str, docs: list[dict], hsgate: str | None) -> None:
         fail(f"{name}: the Deployment mounts no ConfigMap holding hsgate.toml")
         return
     cm_name = cfg_vol[0]["configMap"]["name"]
-    cfg_text = configs[cm_name]
+    cm_data = configs[cm_name]
+    cfg_text = cm_data["hsgate.toml"]
     cfg = tomllib.loads(cfg_text)
     mount_path = mounts[cfg_vol[0]["name"]]["mountPath"]
     args = container.get("args", [])
@@ -416,13 +417,18 @@ def check_consistency(name: str, docs: list[dict], hsgate: str | None) -> None:
     ok(f"{name}: PDB and NetworkPolicies select the pods")
 
     if hsgate:
-        hsgate_check(name, cfg_text, secret_dirs, hsgate)
+        hsgate_check(name, cm_data, mount_path, secret_dirs, hsgate)
 
 
-def hsgate_check(name: str, cfg_text: str, secret_dirs: list[str], hsgate: str) -> None:
-    """`hsgate check` on the rendered config, secret files written to a temp dir."""
+def hsgate_check(name: str, cm_data: dict, config_dir: str, secret_dirs: list[str], hsgate: str) -> None:
+    """`hsgate check` on the rendered config: the ConfigMap's files (hsgate.toml
+    and any CA or JWKS file beside it) as mounted, secret files made up."""
     with tempfile.TemporaryDirectory(prefix="hsgate-deploy-check-") as tmp:
-        text = cfg_text
+        Path(tmp, "config").mkdir()
+        for key, value in cm_data.items():
+            if key != "hsgate.toml":
+                Path(tmp, "config", key).write_text(value)
+        text = cm_data["hsgate.toml"].replace(config_dir.rstrip("/") + "/", f"{tmp}/config/")
         for i, d in enumerate(secret_dirs):
             text = text.replace(d, f"{tmp}/secret{i}/")
         cfg = tomllib.loads(text)
@@ -431,7 +437,7 @@ def hsgate_check(name: str, cfg_text: str, secret_dirs: list[str], hsgate: str) 
         def walk(node):
             if isinstance(node, dict):
                 for k, v in node.items():
-                    if isinstance(v, str) and k.endswith("_file") and v.startswith(tmp):
+                    if isinstance(v, str) and k.endswith("_file") and v.startswith(f"{tmp}/secret"):
                         Path(v).parent.mkdir(parents=True, exist_ok=True)
                         Path(v).write_text(os.urandom(24).hex() + "\n")
                         made.append(Path(v).name)
@@ -451,7 +457,7 @@ def hsgate_check(name: str, cfg_text: str, secret_dirs: list[str], hsgate: str) 
         if audit.get("sink") == "file":
             text = text.replace(audit["path"], f"{tmp}/audit/audit.jsonl")
             Path(tmp, "audit").mkdir()
-        conf = Path(tmp, "hsgate.toml")
+        conf = Path(tmp, "config", "hsgate.toml")
         conf.write_text(text)
         run = subprocess.run([hsgate, "check", "--config", str(conf)], capture_output=True, text=True)
         if run.returncode != 0:
