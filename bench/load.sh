@@ -209,9 +209,9 @@ PIDS+=("$PROXY_MASTER")
 # ---- hsgate -------------------------------------------------------------------
 render "$BENCH/hsgate.toml.in" hsgate.toml \
     PORT="$GW_PORT" ADMIN_PORT="$ADMIN_PORT" UP_PORT="$UP_PORT" ISS="$ISS" AUD="$AUD" SUB="$SUB"
+mkdir -p "$TMP/audit"
 "$HSGATE" check --config "$TMP/hsgate.toml" >"$TMP/hsgate-check.log" 2>&1 \
     || { cat "$TMP/hsgate-check.log" >&2; die "hsgate check failed"; }
-mkdir -p "$TMP/audit"
 "$HSGATE" serve --config "$TMP/hsgate.toml" --log-level "$GW_LOG_LEVEL" >"$TMP/hsgate.stdout" 2>"$TMP/hsgate.log" &
 GW_PID=$!
 PIDS+=("$GW_PID")
