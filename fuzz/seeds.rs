@@ -352,7 +352,7 @@ async fn answers(c: &Corpus) -> Result<()> {
         let uri = &uri;
         async move {
             let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-            upstream.post(uri, body, "seed", deadline, Duration::from_secs(10)).await
+            upstream.post(uri, body, "seed", None, deadline, Duration::from_secs(10)).await
         }
     };
     let call = |id: &str, notes: &str, profile: &hsgate::config::Profile| -> Result<Vec<u8>> {
