@@ -53,8 +53,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let log = |default| logging::init(&cli.log, default);
-    match cli.command {
+    // Held to the end of `main`: its drop writes out the queued log lines.
+    let mut guard = None;
+    let mut log = |default| guard = Some(logging::init(&cli.log, default));
+    let code = match cli.command {
         Command::Serve { config } => {
             log(LogFormat::Json);
             block_on(commands::serve(&config))
@@ -110,7 +112,9 @@ fn main() -> ExitCode {
                 Err(e) => fail(&Fatal::Other(e.to_string())),
             }
         }
-    }
+    };
+    drop(guard);
+    code
 }
 
 fn print_bytes(bytes: &[u8]) -> ExitCode {

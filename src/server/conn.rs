@@ -162,12 +162,17 @@ fn answer_of(
     joined: Result<Option<gateway::GatewayResponse>, JoinError>,
     request_id: &str,
 ) -> gateway::GatewayResponse {
-    match joined {
-        Ok(Some(response)) => response,
+    // The task's own log line and metrics did not happen: these answers get theirs here.
+    let error = match joined {
+        Ok(Some(response)) => return response,
         // Ended by shutdown after the grace: the connection is being closed too.
-        Ok(None) => gateway::error_response(GatewayError::ShuttingDown.answer(), request_id),
-        Err(_) => gateway::error_response(GatewayError::Internal.answer(), request_id),
-    }
+        Ok(None) => GatewayError::ShuttingDown,
+        Err(_) => GatewayError::Internal,
+    };
+    let answer = error.answer();
+    let status = answer.status.as_u16();
+    tracing::warn!(request_id, status, error_code = answer.code, "request ended before its answer");
+    gateway::error_response(answer, request_id)
 }
 
 /// The connection deadlines of the config in force when the connection was accepted.
