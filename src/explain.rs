@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use hyper::header::{HeaderMap, HeaderValue};
+use hyper::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use serde_json::Value;
 
 use crate::auth::{self, jwks::JwksSource, Claims, KeySet, KeyStore};
@@ -23,15 +23,33 @@ pub struct ExplainArgs {
     /// Config file (TOML).
     #[arg(long, env = "HSGATE_CONFIG")]
     pub config: PathBuf,
-    /// The bearer token to explain (without "Bearer "); `-` reads it from standard input.
+    /// The bearer token to explain, bare or as the whole Authorization value ("Bearer ..."); `-` reads it
+    /// from standard input (which keeps it out of the process list).
     #[arg(long)]
-    pub token: String,
+    pub token: Token,
     /// The profile the caller would ask for (the `HostedSuite-Profile` header).
     #[arg(long)]
     pub profile: Option<String>,
-    /// The request path; by default the first route the matched grant may call.
+    /// The request target (path, and a query if the caller sends one); by default the first route's path.
     #[arg(long)]
     pub path: Option<String>,
+}
+
+/// A token as given on the command line; never printed (`Debug` hides it).
+#[derive(Clone)]
+pub struct Token(String);
+
+impl std::str::FromStr for Token {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Token, Self::Err> {
+        Ok(Token(s.to_owned()))
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token([redacted])")
+    }
 }
 
 /// What the request would get.
@@ -62,14 +80,13 @@ pub struct Report {
 /// Loads the config, fetches `jwks_url` once if there is one, and explains.
 pub async fn run(args: &ExplainArgs) -> Result<Report, Fatal> {
     let config = config::load(&args.config)?;
-    let token = if args.token == "-" {
+    let token = if args.token.0 == "-" {
         let mut line = String::new();
         std::io::stdin().read_line(&mut line).map_err(|e| Fatal::Other(format!("cannot read the token: {e}")))?;
         line.trim().to_owned()
     } else {
-        args.token.trim().to_owned()
+        args.token.0.trim().to_owned()
     };
-    let token = token.strip_prefix("Bearer ").unwrap_or(&token);
     let store = Arc::new(KeyStore::default());
     store.set_configured(config.auth.keys.clone());
     let mut notes = Vec::new();
@@ -90,7 +107,7 @@ pub async fn run(args: &ExplainArgs) -> Result<Report, Fatal> {
     }
     let keys = store.current();
     let now = auth::jwt::unix_now();
-    let mut report = explain(&config, &keys, token, args.profile.as_deref(), args.path.as_deref(), now);
+    let mut report = explain(&config, &keys, &token, args.profile.as_deref(), args.path.as_deref(), now);
     for n in notes.iter().rev() {
         report.text.insert_str(0, &format!("note: {n}\n"));
     }
@@ -109,7 +126,11 @@ pub fn explain(
     let mut out = String::new();
     let verdict = match steps(&mut out, config, keys, token, profile, path, now) {
         Ok(()) => {
-            let _ = writeln!(out, "not checked here: the body, rate limits, the breaker, HostedSuite's answer");
+            let _ = writeln!(
+                out,
+                "not checked here: the method (POST), Content-Type and body, rate limits, admission (max_in_flight), \
+                 the breaker, the audit write, HostedSuite's answer"
+            );
             let _ = writeln!(out, "verdict: would be forwarded");
             Verdict::Forwarded
         }
@@ -123,18 +144,45 @@ pub fn explain(
     Report { text: out, verdict }
 }
 
+/// The checks of `gateway::try_handle` that need no request body, in its order.
 fn steps(
     out: &mut String,
     config: &Config,
     keys: &KeySet,
     token: &str,
     profile: Option<&str>,
-    path: Option<&str>,
+    target: Option<&str>,
     now: f64,
 ) -> Result<(), GatewayError> {
+    let target = match target {
+        Some(t) => t.to_owned(),
+        None => config.routes.iter().next().map(|r| r.path.clone()).ok_or(GatewayError::NotFound)?,
+    };
+    let (path, query) = match target.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (target.as_str(), None),
+    };
+    let _ = writeln!(out, "route");
+    let Some(matched) = config.routes.by_path(path) else {
+        let _ = writeln!(out, "  path         {path} -> no route");
+        return Err(GatewayError::NotFound);
+    };
+    let route = matched.route;
+    let _ = writeln!(out, "  path         {path} -> route {}", route.name);
+
     let _ = writeln!(out, "token");
+    // The text as the caller would send it: a bare token gets the scheme.
+    let whole = token.contains(' ') || token.eq_ignore_ascii_case("bearer");
+    let authorization = if whole { token.to_owned() } else { format!("Bearer {token}") };
+    let mut headers = HeaderMap::new();
+    let value = HeaderValue::from_str(&authorization).map_err(|_| GatewayError::MissingToken("not ASCII"))?;
+    headers.insert(AUTHORIZATION, value);
+    let token = auth::bearer(&headers).map_err(|why| {
+        let _ = writeln!(out, "  refused      {why}");
+        GatewayError::MissingToken(why)
+    })?;
     if let Some(header) = auth::jwt::decode_header(token) {
-        let alg = header.get("alg").map_or_else(|| "(none)".to_owned(), Value::to_string);
+        let alg = header.get("alg").map_or_else(|| "(none)".to_owned(), short);
         let kid = header.get("kid").map_or_else(|| "(none)".to_owned(), short);
         let _ = writeln!(out, "  header       alg {alg}, kid {kid}");
     }
@@ -161,21 +209,6 @@ fn steps(
         let _ = writeln!(out, "  {:<12} no: {why}", grant.name);
     }
     let grant = chosen.ok_or(GatewayError::NoGrant)?;
-
-    let path = match path {
-        Some(p) => p.to_owned(),
-        None => {
-            let first = grant.routes.first().and_then(|name| config.routes.by_name(name));
-            first.map(|r| r.path.clone()).ok_or(GatewayError::NotFound)?
-        }
-    };
-    let matched = config.routes.by_path(&path);
-    let route = matched.map(|m| m.route);
-    let _ = match route {
-        Some(r) => writeln!(out, "route\n  path         {path} -> route {}", r.name),
-        None => writeln!(out, "route\n  path         {path} -> no route"),
-    };
-    let route = route.ok_or(GatewayError::NotFound)?;
     if !grant.routes.contains(&route.name) {
         let _ = writeln!(out, "  not granted  grant {} may call [{}]", grant.name, grant.routes.join(", "));
         return Err(GatewayError::RouteNotGranted);
@@ -193,6 +226,10 @@ fn steps(
     let profile = config.profiles.iter().find(|p| p.name == name).ok_or(GatewayError::Internal)?;
     let _ =
         writeln!(out, "  {:<12} {} / {} (password not shown)", profile.name, profile.customer_name, profile.user_name);
+    if query.is_some() {
+        let _ = writeln!(out, "  query        the target has a query string");
+        return Err(GatewayError::QueryNotAllowed);
+    }
     let _ = writeln!(out, "upstream\n  POST         {}", profile.upstream.join(&route.path));
     Ok(())
 }

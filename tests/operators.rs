@@ -120,23 +120,73 @@ async fn log_format_from_the_flag_or_the_environment_and_no_colour_in_a_pipe() {
     assert!(out.stderr.contains("--log-format"), "{}", out.stderr);
 }
 
+/// `hsgate demo` with `args` and `vars`: waits for its curl line, sends the
+/// request it shows, stops it with Ctrl-C and returns all it wrote on stderr.
+async fn demo_stderr(args: &[&str], vars: &[(&str, &str)]) -> Vec<String> {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["demo", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"]).args(args);
+    cmd.env_remove("RUST_LOG").env_remove("HSGATE_LOG_FORMAT").env_remove("HSGATE_LOG_LEVEL");
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let mut child =
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).kill_on_drop(true).spawn().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let deadline = Instant::now() + WAIT;
+    let (mut seen, mut url, mut token) = (Vec::new(), None, None);
+    while token.is_none() {
+        let line = tokio::time::timeout_at(deadline, lines.next_line()).await.expect("no curl line in time").unwrap();
+        let line = line.expect("demo exited before its curl line");
+        if let Some(rest) = line.strip_prefix("curl -sS ") {
+            url = rest.split_whitespace().next().map(str::to_owned);
+        }
+        if let Some(rest) = line.trim().strip_prefix("-H 'Authorization: Bearer ") {
+            token = rest.split('\'').next().map(str::to_owned);
+        }
+        seen.push(line);
+    }
+    let url = url.expect("the curl line names the URL");
+    let addr: std::net::SocketAddr = url.trim_start_matches("http://").split('/').next().unwrap().parse().unwrap();
+    let req = Req::new("POST", PATH)
+        .header("Authorization", &format!("Bearer {}", token.unwrap()))
+        .header("Content-Type", "application/json")
+        .json(&json!({"Id": "call-1001", "Notes": "log level"}));
+    assert_eq!(exchange(addr, &req.to_bytes()).await.status, 200);
+    signal(child.id().unwrap(), "-INT");
+    while let Ok(Some(line)) = tokio::time::timeout_at(deadline, lines.next_line()).await.expect("demo did not exit") {
+        seen.push(line);
+    }
+    assert!(wait_exit(&mut child).await.success());
+    seen
+}
+
+fn info_lines(lines: &[String]) -> Vec<&String> {
+    lines.iter().filter(|l| l.contains(" INFO ")).collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn log_level_flag_wins_over_rust_log() {
+async fn log_level_from_the_flag_or_the_environment_wins_over_rust_log() {
+    // The default level shows the per-request line (and the others at info).
+    let default = demo_stderr(&[], &[]).await;
+    assert!(info_lines(&default).iter().any(|l| l.contains("request") && l.contains("status=200")), "{default:?}");
+    for (args, vars) in [
+        (vec!["--log-level", "warn"], vec![("RUST_LOG", "info")]),
+        (vec![], vec![("HSGATE_LOG_LEVEL", "warn"), ("RUST_LOG", "info")]),
+        (vec![], vec![("RUST_LOG", "warn")]),
+    ] {
+        let lines = demo_stderr(&args, &vars).await;
+        assert!(info_lines(&lines).is_empty(), "{args:?} {vars:?}: {lines:?}");
+    }
+    // The flag wins over the environment, in both directions.
+    let lines = demo_stderr(&["--log-level", "info"], &[("HSGATE_LOG_LEVEL", "warn"), ("RUST_LOG", "warn")]).await;
+    assert!(!info_lines(&lines).is_empty(), "{lines:?}");
+    // A filter with a directive: only the gateway's request lines at info.
+    let lines = demo_stderr(&["--log-level", "warn,hsgate::gateway=info"], &[]).await;
+    let info = info_lines(&lines);
+    assert!(!info.is_empty() && info.iter().all(|l| l.contains("hsgate::gateway")), "{lines:?}");
+
     let fx = fixture(|_| {});
     let config = path_str(&fx.config_path);
-    let serve = ["serve", "--config", config.as_str()];
-    // RUST_LOG=error alone would hide the info line; the flag brings it back.
-    let lines =
-        stderr_until(&[&serve[..], &["--log-level", "info"]].concat(), &[("RUST_LOG", "error")], "hsgate serving")
-            .await;
-    assert!(lines.last().is_some_and(|l| l.contains("hsgate serving")), "{lines:?}");
-    // A filter that keeps only the server's info lines: the reload watcher's are gone.
-    let filter = "warn,hsgate::server=info";
-    let lines = stderr_until(&[&serve[..], &["--log-level", filter]].concat(), &[], "hsgate serving").await;
-    for line in &lines {
-        let v: Value = serde_json::from_str(line).unwrap();
-        assert!(v["level"] != "INFO" || v["target"] == "hsgate::server", "{line}");
-    }
     let out = run(&["check", "--config", &config, "--log-level", "info,[bad"]).await;
     assert_eq!(out.status.code(), Some(2), "{}", out.stderr);
     assert!(out.stderr.contains("--log-level"), "{}", out.stderr);
@@ -239,4 +289,66 @@ async fn completions_and_man_page_cover_every_command() {
     }
     let bad = run(&["completions", "tcsh"]).await;
     assert_eq!(bad.status.code(), Some(2));
+}
+
+/// `explain` is a dry run of the gateway: for each request below, its verdict
+/// is the (status, ErrorCode) the running gateway gives the same request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_gives_the_gateways_answer_case_by_case() {
+    let env = TestEnv::start(|s| {
+        s.extra = "[[route]]\nname = \"calls.tag\"\npath = \"/api/calls/tag\"\nfields = [\"Id\"]\n".into();
+    })
+    .await;
+    let shared = env.shared();
+    let runtime = shared.runtime.load_full();
+    let keys = shared.keys.current();
+    let good = env.fx.token(SUB);
+    let multi = env.fx.token(SUB_MULTI);
+    let mut expired = env.fx.claims(SUB);
+    expired.insert("exp".into(), json!(now() - 3600));
+    let expired = env.fx.sign_ed(&expired);
+    let stranger = env.fx.token("svc-stranger");
+    let bad = format!("{good}x");
+    // (Authorization value, target, HostedSuite-Profile)
+    let cases: Vec<(String, &str, Option<&str>)> = vec![
+        (format!("Bearer {good}"), PATH, None),
+        (format!("bearer {good}"), PATH, None),
+        (format!("Bearer {good}"), ALIAS, None),
+        (format!("Bearer {bad}"), PATH, None),
+        (format!("Bearer {bad}"), "/api/nothing", None),
+        (format!("Bearer {stranger}"), "/api/nothing", None),
+        (format!("Bearer {expired}"), PATH, None),
+        (format!("Bearer {stranger}"), PATH, None),
+        ("Bearer".into(), PATH, None),
+        ("Basic dXNlcjpwdw==".into(), PATH, None),
+        (format!("Bearer {good}"), "/api/calls/tag", None),
+        (format!("Bearer {good}"), "/api/calls/update?x=1", None),
+        (format!("Bearer {good}"), "/api/calls/update?", None),
+        (format!("Bearer {multi}"), PATH, None),
+        (format!("Bearer {multi}"), PATH, Some("globex")),
+        (format!("Bearer {multi}"), PATH, Some("initech")),
+        (format!("Bearer {good}"), PATH, Some("globex")),
+    ];
+    for (authorization, target, profile) in cases {
+        let mut req = Req::new("POST", target)
+            .header("Authorization", &authorization)
+            .header("Content-Type", "application/json")
+            .json(&json!({"Id": "call-1001", "Notes": "explained"}));
+        if let Some(p) = profile {
+            req = req.header("HostedSuite-Profile", p);
+        }
+        let resp = env.send(&req).await;
+        let gateway = match resp.status {
+            200 => None,
+            status => Some((status, resp.error_code())),
+        };
+        let report =
+            hsgate::explain::explain(&runtime.config, &keys, &authorization, profile, Some(target), now() as f64);
+        let explained = match report.verdict {
+            hsgate::explain::Verdict::Forwarded => None,
+            hsgate::explain::Verdict::Refused(status, code) => Some((status, code.to_owned())),
+        };
+        assert_eq!(explained, gateway, "{authorization:.20} {target} {profile:?}:\n{}", report.text);
+    }
+    env.assert_no_leaks().await;
 }
