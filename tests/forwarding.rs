@@ -520,18 +520,25 @@ const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-
 async fn traceparent_goes_upstream_only_when_asked_for() {
     let trace = Some("4bf92f3577b34da6a3ce929d0e0e4736");
     // forward_traceparent, the caller's header, the upstream's header, the record's trace_id
+    // None: the key left out (the default).
     for (forward, sent, expected, recorded) in [
-        (false, TRACEPARENT, None, trace),
-        (true, TRACEPARENT, Some(TRACEPARENT), trace),
-        (true, "00-00000000000000000000000000000000-00f067aa0ba902b7-01", None, None),
+        (None, TRACEPARENT, None, trace),
+        (Some(false), TRACEPARENT, None, trace),
+        (Some(true), TRACEPARENT, Some(TRACEPARENT), trace),
+        (Some(true), "00-00000000000000000000000000000000-00f067aa0ba902b7-01", None, None),
     ] {
-        let env = TestEnv::start(|s| s.upstream = format!("forward_traceparent = {forward}")).await;
+        let env = TestEnv::start(|s| {
+            if let Some(on) = forward {
+                s.upstream = format!("forward_traceparent = {on}");
+            }
+        })
+        .await;
         let token = env.fx.token(SUB);
         let req = env.req(&token, &json!({"Id": "call-1001", "Notes": "traced"})).header("traceparent", sent);
         let resp = env.send(&req).await;
         assert_eq!(resp.status, 200, "{}", resp.text());
         let seen = env.sim.requests();
-        assert_eq!(header(&seen[0].headers, "traceparent"), expected, "forward = {forward}, sent {sent}");
+        assert_eq!(header(&seen[0].headers, "traceparent"), expected, "forward = {forward:?}, sent {sent}");
         let record = env.fx.wait_response_record(&resp.request_id()).await;
         assert_eq!(record["trace_id"].as_str(), recorded);
     }

@@ -14,13 +14,14 @@ const LOGIN_FIELDS: [&str; 3] = ["customername", "username", "password"];
 pub fn routes(list: Vec<raw::Route>, problems: &mut Problems) -> Option<Routes> {
     let mut all = vec![Routes::builtin_route()];
     let mut ok = true;
-    let mut names: HashSet<String> = HashSet::from([CALLS_UPDATE.to_owned()]);
+    // `none` is the metrics' route label of a request that matched no route.
+    let mut names: HashSet<String> = HashSet::from([CALLS_UPDATE.to_owned(), crate::state::NO_ROUTE.to_owned()]);
     for (i, r) in list.into_iter().enumerate() {
         let key = format!("route[{i}]");
         if r.name.is_empty() || !names.insert(r.name.clone()) {
             problems.error(
                 format!("{key}.name"),
-                format!("{:?} is empty or used twice (calls.update is built in)", r.name),
+                format!("{:?} is empty or used twice (calls.update is built in, none is reserved)", r.name),
             );
             ok = false;
         }

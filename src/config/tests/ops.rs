@@ -36,6 +36,7 @@ fn route_rules() {
     let route = |body: &str| config(&[]) + "[[route]]\n" + body;
     let rows: &[(&str, String, &str)] = &[
         ("built-in name", route("name = \"calls.update\"\npath = \"/x\"\nfields = []\n"), "route[0].name"),
+        ("the metrics' no-route label", route("name = \"none\"\npath = \"/x\"\nfields = []\n"), "route[0].name"),
         (
             "path claimed by the built-in route",
             route("name = \"a\"\npath = \"/api/calls/update\"\nfields = []\n"),
