@@ -209,10 +209,10 @@ PIDS+=("$PROXY_MASTER")
 # ---- hsgate -------------------------------------------------------------------
 render "$BENCH/hsgate.toml.in" hsgate.toml \
     PORT="$GW_PORT" ADMIN_PORT="$ADMIN_PORT" UP_PORT="$UP_PORT" ISS="$ISS" AUD="$AUD" SUB="$SUB"
-mkdir -p "$TMP/audit"
+mkdir -p "$TMP/audit" "$TMP/logs"   # both outside the watched config folder
 "$HSGATE" check --config "$TMP/hsgate.toml" >"$TMP/hsgate-check.log" 2>&1 \
     || { cat "$TMP/hsgate-check.log" >&2; die "hsgate check failed"; }
-"$HSGATE" serve --config "$TMP/hsgate.toml" --log-level "$GW_LOG_LEVEL" >"$TMP/hsgate.stdout" 2>"$TMP/hsgate.log" &
+"$HSGATE" serve --config "$TMP/hsgate.toml" --log-level "$GW_LOG_LEVEL" >"$TMP/logs/hsgate.stdout" 2>"$TMP/logs/hsgate.log" &
 GW_PID=$!
 PIDS+=("$GW_PID")
 
@@ -225,8 +225,8 @@ wait_http "http://127.0.0.1:$UP_STATUS_PORT/status" || die "upstream nginx did n
 wait_http "http://127.0.0.1:$PROXY_PORT/" || die "proxy nginx did not start"
 for i in $(seq 100); do
     [[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$ADMIN_PORT/readyz")" == 200 ]] && break
-    kill -0 "$GW_PID" 2>/dev/null || { cat "$TMP/hsgate.log" >&2; die "hsgate exited"; }
-    [[ $i == 100 ]] && { cat "$TMP/hsgate.log" >&2; die "hsgate /readyz not 200 after 10 s"; }
+    kill -0 "$GW_PID" 2>/dev/null || { cat "$TMP/logs/hsgate.log" >&2; die "hsgate exited"; }
+    [[ $i == 100 ]] && { cat "$TMP/logs/hsgate.log" >&2; die "hsgate /readyz not 200 after 10 s"; }
     sleep 0.1
 done
 UP_WORKER=$(worker_of "$UP_MASTER")
@@ -386,7 +386,7 @@ gw_hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$GW_PID/status")
 gw_rss=$(awk '/^VmRSS/ {print $2}' "/proc/$GW_PID/status")
 px_hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$PROXY_WORKER/status")
 threads_gw=$(awk '/^Threads/ {print $2}' "/proc/$GW_PID/status")
-log_warn=$(grep -c '"level":"\(WARN\|ERROR\)"' "$TMP/hsgate.log" || true)
+log_warn=$(grep -c '"level":"\(WARN\|ERROR\)"' "$TMP/logs/hsgate.log" || true)
 gw_ver=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
 [[ -n "$(cd "$ROOT" && git status --porcelain -- src Cargo.toml 2>/dev/null)" ]] && gw_ver="$gw_ver+uncommitted"
 
