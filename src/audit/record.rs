@@ -16,6 +16,9 @@ use tokio::time::Instant;
 
 use super::{AuditError, AuditLog};
 
+/// Bytes reserved for one audit line (a typical record is 700-900 bytes).
+const LINE_CAPACITY: usize = 1024;
+
 /// The record, field for field as SPEC §6 lists them; unknown fields are null.
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditRecord {
@@ -133,7 +136,12 @@ impl Exchange {
     }
 
     fn line(record: &AuditRecord) -> Vec<u8> {
-        let mut line = serde_json::to_vec(record).unwrap_or_else(|_| b"{\"kind\":\"hsgate.audit\"}".to_vec());
+        // Sized for a whole record at once: growing from serde_json's default reallocates several times.
+        let mut line = Vec::with_capacity(LINE_CAPACITY);
+        if serde_json::to_writer(&mut line, record).is_err() {
+            line.clear();
+            line.extend_from_slice(b"{\"kind\":\"hsgate.audit\"}");
+        }
         line.push(b'\n');
         line
     }
