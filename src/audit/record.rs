@@ -164,7 +164,7 @@ impl Exchange {
         self.complete(status);
         self.finished = true;
         let line = Self::line(&self.record);
-        self.log.write(line).await;
+        self.log.write(line, &self.record.request_id).await;
     }
 
     fn complete(&mut self, status: u16) {
@@ -191,7 +191,7 @@ impl Drop for Exchange {
             let (status, code) = if std::thread::panicking() { (500, "InternalError") } else { (503, "ShuttingDown") };
             self.complete(status);
             self.record.error_code = Some(code.to_owned());
-            self.log.try_write(Self::line(&self.record));
+            self.log.try_write(Self::line(&self.record), &self.record.request_id);
         }
     }
 }

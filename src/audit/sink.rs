@@ -135,22 +135,22 @@ impl AuditLog {
 
     /// Queues a line, waiting at most `QUEUE_WAIT` while the queue is full
     /// (a sink that stopped draining must not hang every request).
-    pub async fn write(&self, line: Vec<u8>) {
+    pub async fn write(&self, line: Vec<u8>, request_id: &str) {
         match tokio::time::timeout(QUEUE_WAIT, self.tx.send(Msg::Line(line, None))).await {
             Ok(Ok(())) => {}
-            _ => self.lost(),
+            Ok(Err(_)) | Err(_) => self.lost(request_id),
         }
     }
 
-    fn lost(&self) {
+    fn lost(&self, request_id: &str) {
         self.metrics.audit_write_failures.inc();
-        tracing::error!("audit sink not draining: a response record was lost");
+        tracing::error!(request_id, "audit sink not draining: a response record was lost");
     }
 
     /// Queues a line without waiting (for drop paths).
-    pub fn try_write(&self, line: Vec<u8>) {
+    pub fn try_write(&self, line: Vec<u8>, request_id: &str) {
         if self.tx.try_send(Msg::Line(line, None)).is_err() {
-            self.lost();
+            self.lost(request_id);
         }
     }
 
@@ -246,7 +246,7 @@ mod tests {
         let metrics = Arc::new(Metrics::new());
         let log = AuditLog::open(&AuditSinkKind::File(path.clone()), Durability::Synced, metrics.clone()).unwrap();
         log.write_acked(b"{\"a\":1}\n".to_vec()).await.unwrap();
-        log.write(b"{\"a\":2}\n".to_vec()).await;
+        log.write(b"{\"a\":2}\n".to_vec(), "t-2").await;
         log.flush().await;
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"a\":1}\n{\"a\":2}\n");
 
@@ -277,7 +277,7 @@ mod batch_tests {
             assert!(t.await.unwrap().is_ok(), "every record of a batch is acknowledged");
         }
         log.reopen().await;
-        log.write(b"{\"n\":\"last\"}\n".to_vec()).await;
+        log.write(b"{\"n\":\"last\"}\n".to_vec(), "t-last").await;
         log.flush().await;
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 201);
