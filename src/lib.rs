@@ -12,6 +12,7 @@ pub mod breaker;
 pub mod commands;
 pub mod config;
 pub mod demo;
+pub mod dns;
 pub mod error;
 pub mod explain;
 pub mod gateway;

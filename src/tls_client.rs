@@ -9,6 +9,11 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use rustls::pki_types::CertificateDer;
 
 use crate::config::root_store;
+use crate::dns::CachedResolver;
+
+/// The connector every outbound client uses: verified TLS over TCP, names
+/// resolved through [`CachedResolver`].
+pub type Connector = HttpsConnector<HttpConnector<CachedResolver>>;
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot build the TLS client: {0}")]
@@ -35,14 +40,14 @@ pub fn connector(
     connect_timeout: Duration,
     plaintext: Plaintext,
     http2: Http2,
-) -> Result<HttpsConnector<HttpConnector>, BuildError> {
+) -> Result<Connector, BuildError> {
     let roots = root_store(roots).map_err(|e| BuildError(format!("bad CA certificate: {e}")))?;
     let tls = rustls::ClientConfig::builder_with_provider(crate::config::tls_provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| BuildError(e.to_string()))?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    let mut http = HttpConnector::new();
+    let mut http = HttpConnector::new_with_resolver(CachedResolver::default());
     http.enforce_http(false);
     http.set_nodelay(true);
     http.set_connect_timeout(Some(connect_timeout));

@@ -10,8 +10,6 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::header::{HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
 use hyper::{Method, Request, StatusCode};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::time::Instant;
@@ -59,7 +57,7 @@ pub use crate::tls_client::BuildError;
 /// reload that keeps them keeps the pool warm; timeouts come per request
 /// from the config in force.
 pub struct Upstream {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: Client<tls_client::Connector, Full<Bytes>>,
     /// What it was built from.
     pub key: UpstreamKey,
     /// Requests in progress per host (`upstream.max_connections`); one entry per host ever called.

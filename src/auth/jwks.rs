@@ -14,8 +14,6 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper::header::{ACCEPT, USER_AGENT};
 use hyper::{Request, StatusCode};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::task::AbortHandle;
@@ -75,7 +73,7 @@ struct History {
 /// One `jwks_url` and its fetching.
 pub struct Jwks {
     pub settings: JwksSettings,
-    client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
+    client: Client<tls_client::Connector, Empty<Bytes>>,
     store: Arc<KeyStore>,
     metrics: Arc<Metrics>,
     history: Mutex<History>,
