@@ -12,8 +12,8 @@ use common::cli::*;
 use common::*;
 use hsgate::sim::TestPki;
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::Command;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{ChildStderr, Command};
 use tokio::time::Instant;
 
 /// A config whose upstream is a running simulator.
@@ -69,9 +69,8 @@ async fn serve_logs_one_json_line_per_request() {
     assert_no_secret("serve logs", lines.join("\n").as_bytes(), &fx.secrets());
 }
 
-/// The binary with `args` and extra environment, its stderr read line by
-/// line until `until` matches one (or it exits); then killed.
-async fn stderr_until(args: &[&str], vars: &[(&str, &str)], until: &str) -> Vec<String> {
+/// The binary with `args`, no log settings but `vars`, and its stderr lines.
+fn with_stderr(args: &[&str], vars: &[(&str, &str)]) -> (tokio::process::Child, Lines<BufReader<ChildStderr>>) {
     let mut cmd = Command::new(BIN);
     cmd.args(args).env_remove("RUST_LOG").env_remove("HSGATE_LOG_FORMAT").env_remove("HSGATE_LOG_LEVEL");
     for (k, v) in vars {
@@ -79,7 +78,14 @@ async fn stderr_until(args: &[&str], vars: &[(&str, &str)], until: &str) -> Vec<
     }
     let mut child =
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).kill_on_drop(true).spawn().unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    (child, lines)
+}
+
+/// The binary with `args` and extra environment, its stderr read line by
+/// line until `until` matches one (or it exits); then killed.
+async fn stderr_until(args: &[&str], vars: &[(&str, &str)], until: &str) -> Vec<String> {
+    let (mut child, mut lines) = with_stderr(args, vars);
     let deadline = Instant::now() + WAIT;
     let mut seen = Vec::new();
     while let Ok(Some(line)) = tokio::time::timeout_at(deadline, lines.next_line()).await.expect("no line in time") {
@@ -123,15 +129,8 @@ async fn log_format_from_the_flag_or_the_environment_and_no_colour_in_a_pipe() {
 /// `hsgate demo` with `args` and `vars`: waits for its curl line, sends the
 /// request it shows, stops it with Ctrl-C and returns all it wrote on stderr.
 async fn demo_stderr(args: &[&str], vars: &[(&str, &str)]) -> Vec<String> {
-    let mut cmd = Command::new(BIN);
-    cmd.args(["demo", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"]).args(args);
-    cmd.env_remove("RUST_LOG").env_remove("HSGATE_LOG_FORMAT").env_remove("HSGATE_LOG_LEVEL");
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    let mut child =
-        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).kill_on_drop(true).spawn().unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let demo = ["demo", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"];
+    let (mut child, mut lines) = with_stderr(&[&demo[..], args].concat(), vars);
     let deadline = Instant::now() + WAIT;
     let (mut seen, mut url, mut token) = (Vec::new(), None, None);
     while token.is_none() {
