@@ -24,9 +24,11 @@ pub struct Probe {
 }
 
 impl Probe {
-    /// `None` if `body` is not exactly one JSON document.
+    /// `None` if `body` is not exactly one JSON document. UTF-8 is checked
+    /// first: serde_json does not check the strings it skips in a byte slice.
     pub fn read(body: &[u8]) -> Option<Probe> {
-        let mut de = serde_json::Deserializer::from_slice(body);
+        let text = std::str::from_utf8(body).ok()?;
+        let mut de = serde_json::Deserializer::from_str(text);
         let probe = Top.deserialize(&mut de).ok()?;
         de.end().ok()?;
         Some(probe)

@@ -76,10 +76,13 @@ impl Redactor {
 
     /// Whether any string of the JSON text `body` (keys included, and every
     /// one of duplicate keys, which a parsed tree keeps only the last of)
-    /// holds the password, as is or in a view. `false` for text that is not JSON.
+    /// holds the password, as is or in a view. `true` for text the walk
+    /// cannot read to the end (a number beyond `f64`, a lone surrogate
+    /// escape: the probe skips those unchecked), so that it is not relayed
+    /// unread; redacting it fails in turn.
     pub fn found_in(&self, body: &[u8]) -> bool {
         let mut de = serde_json::Deserializer::from_slice(body);
-        serde::de::DeserializeSeed::deserialize(Walk(self), &mut de).unwrap_or(false)
+        serde::de::DeserializeSeed::deserialize(Walk(self), &mut de).unwrap_or(true)
     }
 
     /// Redacts every string of `doc`, keys included; true if anything changed.

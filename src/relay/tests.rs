@@ -202,6 +202,7 @@ fn non_json_answers_are_not_json() {
         ("empty body 500", 500, b""),
         ("two JSON documents", 200, br#"{"Id":"a"}{"Id":"b"}"#),
         ("invalid UTF-8", 200, b"{\"Id\":\"\xff\"}"),
+        ("invalid UTF-8 in a string the probe skips", 200, b"{\"Notes\":\"caf\xe9\"}"),
     ];
     for (label, status, body) in rows {
         let got = relay(answer(*status, body), &password);
@@ -386,5 +387,21 @@ fn a_password_in_an_overwritten_duplicate_key_is_not_relayed() {
         let got = relay(answer(500, body), &password).unwrap();
         assert!(got.redacted, "{}", String::from_utf8_lossy(body));
         assert_no_password("duplicate", &got.body, "hunter2-dup");
+    }
+}
+
+#[test]
+fn an_echo_the_redactor_cannot_read_through_is_not_relayed() {
+    // Found by the `relay` fuzz target: the probe skipped these unchecked and
+    // the redactor's walk stopped at them, so the echoed password went out.
+    let password = secret("hunter2");
+    let rows: &[(&str, &[u8])] = &[
+        ("invalid UTF-8", b"{\"Notes\":\"caf\xe9\",\"Message\":\"Request: {\\\"Password\\\":\\\"hunter2\\\"}\"}"),
+        ("number beyond f64", br#"{"DurationInSeconds":1e400,"Message":"Request: {\"Password\":\"hunter2\"}"}"#),
+        ("lone surrogate", br#"{"Notes":"\ud800","Message":"Request: {\"Password\":\"hunter2\"}"}"#),
+    ];
+    for (label, body) in rows {
+        let got = relay(answer(500, body), &password);
+        assert_eq!(got.map(|r| r.body), Err(RelayError::NotJson), "row {label:?}");
     }
 }
