@@ -284,6 +284,65 @@ pub fn all_strings(body: &[u8]) -> Option<Vec<String>> {
     Some(out)
 }
 
+/// Every string literal of a JSON text, keys included, every one of
+/// duplicate keys too, decoded; read lexically, so that numbers of any size
+/// are no obstacle (the grammar has no range, serde_json's `Value` has).
+/// A lone surrogate escape decodes to U+FFFD. `None` if `text` is not one
+/// JSON document or a literal is malformed.
+pub fn json_strings(text: &str) -> Option<Vec<String>> {
+    serde_json::from_str::<serde::de::IgnoredAny>(text).ok()?;
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'"' {
+            i += 1;
+            continue;
+        }
+        let mut s = String::new();
+        i += 1;
+        loop {
+            match *bytes.get(i)? {
+                b'"' => break,
+                b'\\' => {
+                    let (c, len) = match *bytes.get(i + 1)? {
+                        b'"' => ('"', 2),
+                        b'\\' => ('\\', 2),
+                        b'/' => ('/', 2),
+                        b'b' => ('\u{8}', 2),
+                        b'f' => ('\u{c}', 2),
+                        b'n' => ('\n', 2),
+                        b'r' => ('\r', 2),
+                        b't' => ('\t', 2),
+                        b'u' => {
+                            let hex = |at: usize| u32::from_str_radix(text.get(at..at + 4)?, 16).ok();
+                            let unit = hex(i + 2)?;
+                            let low = (text.get(i + 6..i + 8) == Some("\\u")).then(|| hex(i + 8)).flatten();
+                            match (unit, low) {
+                                (0xD800..=0xDBFF, Some(low @ 0xDC00..=0xDFFF)) => {
+                                    (char::from_u32(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))?, 12)
+                                }
+                                _ => (char::from_u32(unit).unwrap_or('\u{fffd}'), 6),
+                            }
+                        }
+                        _ => return None,
+                    };
+                    s.push(c);
+                    i += len;
+                }
+                _ => {
+                    let c = text.get(i..)?.chars().next()?;
+                    s.push(c);
+                    i += c.len_utf8();
+                }
+            }
+        }
+        out.push(s);
+        i += 1;
+    }
+    Some(out)
+}
+
 /// `s` with its JSON escapes resolved as the README defines a view: `\"`,
 /// `\\`, `\/`, `\b\f\n\r\t`, `\uXXXX` in either case and surrogate pairs; a
 /// backslash that starts no valid escape stands for itself. `None` when no
@@ -365,7 +424,7 @@ pub fn leaked(body: &[u8], password: &str, depth: usize) -> Option<String> {
     if password.is_empty() {
         return None;
     }
-    let strings = all_strings(body)?;
+    let strings = json_strings(std::str::from_utf8(body).ok()?)?;
     strings.into_iter().find(|s| views(s, depth).iter().any(|v| v.contains(password)))
 }
 
@@ -387,5 +446,8 @@ mod tests {
         assert_eq!(configured_keys().len(), 7);
         assert!(is_credential("pass_WORD") && is_credential("Customer-Name") && !is_credential("Passwords"));
         assert_eq!(all_strings(br#"{"a":"b","a":["c"]}"#).unwrap(), ["a", "b", "a", "c"]);
+        let text = r#"{"k\"":1e999,"a":["\ud83d\ude00\ud800x", "\u00e9\/"]}"#;
+        assert_eq!(json_strings(text).unwrap(), ["k\"", "a", "😀\u{fffd}x", "é/"]);
+        assert!(json_strings("{\"a\":}").is_none());
     }
 }
