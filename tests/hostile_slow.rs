@@ -64,8 +64,10 @@ async fn still_serves(env: &TestEnv, after: &str) {
 async fn a_first_head_drip_fed_byte_by_byte_is_closed_at_the_head_timeout() {
     let env = TestEnv::start(|s| s.server = format!("header_read_timeout = \"{}ms\"", HEAD_TIMEOUT.as_millis())).await;
     let head = update_head(&env.token(SUB), "Content-Length: 2\r\n") + "{}";
-    let (mut r, w) = TcpStream::connect(env.addr).await.unwrap().into_split();
+    // Before connecting: the gateway's clock starts at its accept, which can
+    // come before `connect` returns here.
     let opened = Instant::now();
+    let (mut r, w) = TcpStream::connect(env.addr).await.unwrap().into_split();
     let writer = drip(w, head.clone().into_bytes());
     let got = until_closed(&mut r).await;
     let held = opened.elapsed();
@@ -123,10 +125,11 @@ async fn a_body_drip_fed_past_the_request_timeout_is_408_and_never_forwarded() {
     ];
     for (name, lines, payload) in cases {
         let mut stream = TcpStream::connect(env.addr).await.unwrap();
+        // Before the head is sent: the request's deadline starts when the gateway has it.
+        let started = Instant::now();
         stream.write_all(update_head(&token, &lines).as_bytes()).await.unwrap();
         let local = stream.local_addr().unwrap();
         let (mut r, w) = stream.into_split();
-        let started = Instant::now();
         let writer = drip(w, payload.clone());
         // Read while the body still drips in, so the answer is taken before the close.
         let resp = parse_response(until_closed(&mut r).await, local);
