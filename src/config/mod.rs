@@ -277,7 +277,7 @@ fn section<T: DeserializeOwned>(key: &str, mut value: toml::Value, problems: &mu
         let segments: Vec<_> = error.path().iter().cloned().collect();
         let at = segments.iter().fold(key.to_owned(), |acc, s| match s {
             serde_path_to_error::Segment::Seq { index } => format!("{acc}[{index}]"),
-            serde_path_to_error::Segment::Map { key } => format!("{acc}.{key}"),
+            serde_path_to_error::Segment::Map { key } => format!("{acc}.{}", toml_key(key)),
             _ => acc,
         });
         let message = error.inner().to_string();
@@ -326,10 +326,20 @@ fn key_path(path: &serde_ignored::Path<'_>) -> String {
         P::Root => String::new(),
         P::Seq { parent, index } => format!("{}[{index}]", key_path(parent)),
         P::Map { parent, key } => match key_path(parent) {
-            p if p.is_empty() => key.clone(),
-            p => format!("{p}.{key}"),
+            p if p.is_empty() => toml_key(key),
+            p => format!("{p}.{}", toml_key(key)),
         },
         P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => key_path(parent),
+    }
+}
+
+/// A key as TOML writes it: bare where it can be, else quoted (`""`,
+/// `"a.b"`), so that a problem's key path names it unambiguously.
+fn toml_key(key: &str) -> String {
+    if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        key.to_owned()
+    } else {
+        toml::Value::from(key).to_string()
     }
 }
 

@@ -10,7 +10,7 @@ use jsonwebtoken::Algorithm;
 use super::secret::{self, SecretSource};
 use super::{access, raw, tls};
 use super::{
-    section, AuditSettings, AuditSinkKind, AuthSettings, BaseUrl, Config, JwksSettings, Problems, Profile,
+    section, toml_key, AuditSettings, AuditSinkKind, AuthSettings, BaseUrl, Config, JwksSettings, Problems, Profile,
     ServerSettings, UpstreamSettings,
 };
 use crate::auth::keys;
@@ -64,7 +64,7 @@ pub(super) fn split(table: toml::Table, problems: &mut Problems) -> Raw {
                 raw.grants = array("grant", value, problems);
             }
             "route" => raw.routes = array("route", value, problems),
-            other => problems.error(other, "unknown key"),
+            other => problems.error(toml_key(other), "unknown key"),
         }
     }
     raw.broken = problems.errors.len() > before;

@@ -111,6 +111,17 @@ fn unknown_key_in_an_array_inside_a_section_uses_the_same_index_notation_as_othe
 }
 
 #[test]
+fn keys_that_are_not_bare_are_quoted_in_problems() {
+    // Found by the `config` fuzz target: a `[""]` table was reported under an empty key.
+    let fx = Fixture::new();
+    let text = config(&[("upstream", "\"a.b\" = 1")]) + "[\"\"]\n";
+    let problems = fx.errors(&text);
+    assert!(problems.iter().all(|p| !p.key.is_empty()), "{problems:?}");
+    assert!(has(&problems, "\"\""), "{problems:?}");
+    assert!(has(&problems, "upstream.\"a.b\""), "{problems:?}");
+}
+
+#[test]
 fn every_error_in_the_file_is_reported_together() {
     let fx = Fixture::new();
     let rows: &[(&str, Extra, &[&str])] = &[
