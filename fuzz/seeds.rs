@@ -94,7 +94,8 @@ fn tokens(c: &Corpus) -> Result<()> {
     c.put("valid-ES256-no-kid", minted(ES256, None, &ok)?)?;
     c.put("wrong-kid", minted(HS256, Some("ed"), &ok)?)?;
     c.put("unknown-kid", minted(EdDSA, Some("rotated-2027"), &ok)?)?;
-    let rows: [(&str, Box<dyn Fn(&mut Map<String, Value>)>); 14] = [
+    type Edit = Box<dyn Fn(&mut Map<String, Value>)>;
+    let rows: [(&str, Edit); 14] = [
         ("expired", Box::new(|m| drop(m.insert("exp".into(), (NOW as u64 - 3600).into())))),
         ("in-leeway", Box::new(|m| drop(m.insert("exp".into(), (NOW as u64 - 10).into())))),
         ("nbf-future", Box::new(|m| drop(m.insert("nbf".into(), (NOW as u64 + 3600).into())))),

@@ -31,7 +31,7 @@ const DEPTH: usize = 4;
 
 static REDACTORS: OnceLock<Vec<(String, Redactor)>> = OnceLock::new();
 
-fn redactors() -> &'static [(String, Redactor)] {
+fn redactors() -> &'static Vec<(String, Redactor)> {
     once(&REDACTORS, || PASSWORDS.iter().map(|p| ((*p).to_owned(), Redactor::new(&SecretString::from(*p)))).collect())
 }
 
