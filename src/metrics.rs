@@ -169,11 +169,6 @@ impl Metrics {
         self.connections_closed.get_or_create(&Reason { reason: reason.into() }).inc();
     }
 
-    pub fn upstream(&self, route: &str, status: &str, seconds: f64) {
-        self.upstream_requests.get_or_create(&RouteStatus { route: route.into(), status: status.into() }).inc();
-        self.upstream_duration.observe(seconds);
-    }
-
     pub fn auth_failure(&self, reason: &str) {
         self.auth_failures.get_or_create(&Reason { reason: reason.into() }).inc();
     }
@@ -279,7 +274,7 @@ mod tests {
     fn renders_every_spec_series() {
         let m = Metrics::new();
         m.request("calls.update", 200, 0.01);
-        m.upstream("calls.update", "200", 0.005);
+        m.for_route("calls.update").upstream(200, 0.005);
         m.auth_failure("expired");
         m.audit_write_failures.inc();
         m.config_reloads.get_or_create(&ResultLabel { result: "success".into() }).inc();

@@ -11,8 +11,9 @@ fn route() -> Route {
     Routes::builtin().by_name(CALLS_UPDATE).unwrap().clone()
 }
 
-/// A profile from a tiny config (the upstream URL type is private to `config`).
-fn profile(password: &str) -> Profile {
+/// A tiny valid config: one profile with `password`, `routes` (TOML lines
+/// for `[[route]]` tables, may be empty), one grant of `granted` to it.
+pub(super) fn tiny_config(password: &str, routes: &str, granted: &str) -> crate::config::Config {
     let text = format!(
         r#"
 [upstream]
@@ -28,15 +29,22 @@ name = "acme"
 customer_name = "Acme Answering"
 user_name = "api-gateway"
 password = {}
+{routes}
 [[grant]]
 name = "notes"
 claims = {{ sub = "svc-notes" }}
 profiles = ["acme"]
-routes = ["calls.update"]
+routes = [{}]
 "#,
-        toml::Value::String(password.to_owned())
+        toml::Value::String(password.to_owned()),
+        toml::Value::String(granted.to_owned())
     );
-    let mut config = load_str(&text, Path::new("/nonexistent/hsgate.toml")).unwrap();
+    load_str(&text, Path::new("/nonexistent/hsgate.toml")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A profile from a tiny config (the upstream URL type is private to `config`).
+fn profile(password: &str) -> Profile {
+    let mut config = tiny_config(password, "", "calls.update");
     assert_eq!(config.profiles.len(), 1);
     config.profiles.remove(0)
 }

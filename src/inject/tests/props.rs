@@ -5,13 +5,10 @@
 //! comes from `credential_name`. The output is checked by parsing it back
 //! with serde_json, not with the module's own parser.
 
-use std::path::Path;
-
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
 use super::{profile, route};
-use crate::config::load_str;
 use crate::error::GatewayError;
 use crate::inject::{inject, parse};
 use crate::routes::Route;
@@ -131,34 +128,9 @@ fn sent(out: &[u8]) -> Map<String, Value> {
 
 /// A configured route with these fields (the config loader builds it).
 fn configured_route(fields: &[String]) -> Route {
-    let text = format!(
-        r#"
-[upstream]
-url = "https://evo.hostedsuite.com"
-[auth]
-issuers = ["https://idp.test"]
-audiences = ["hsgate"]
-[[auth.hmac]]
-kid = "k1"
-secret = "hmac-secret"
-[[profile]]
-name = "acme"
-customer_name = "Acme Answering"
-user_name = "api-gateway"
-password = "pw"
-[[route]]
-name = "calls.list"
-path = "/api/calls"
-fields = {}
-[[grant]]
-name = "notes"
-claims = {{ sub = "svc-notes" }}
-profiles = ["acme"]
-routes = ["calls.list"]
-"#,
-        toml::Value::Array(fields.iter().cloned().map(toml::Value::String).collect())
-    );
-    let config = load_str(&text, Path::new("/nonexistent/hsgate.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let fields = toml::Value::Array(fields.iter().cloned().map(toml::Value::String).collect());
+    let route = format!("[[route]]\nname = \"calls.list\"\npath = \"/api/calls\"\nfields = {fields}\n");
+    let config = super::tiny_config("pw", &route, "calls.list");
     config.routes.by_name("calls.list").unwrap().clone()
 }
 
