@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod batch;
 pub mod body;
 pub mod breaker;
 pub mod commands;

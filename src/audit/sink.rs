@@ -1,9 +1,12 @@
 //! The audit writer: a dedicated thread owns the file (or stdout) so no
-//! blocking write happens on the async runtime. Requests wait for their
-//! "request" record to be written (fail closed); "response" records are
-//! queued. The queue is bounded: when it is full, senders wait.
+//! blocking write happens on the async runtime (`crate::batch`). Requests
+//! wait for their "request" record to be written (fail closed); "response"
+//! records are appended without waking the writer and go out with the next
+//! request record's batch, or within `LINGER`. The buffer is bounded: when
+//! it is full, appenders wait up to `QUEUE_WAIT` for room, then give up (a
+//! request record given up is a 503, a response record a counted loss).
 //!
-//! Group commit: the thread takes everything queued, writes it with one
+//! Group commit: the thread takes everything pending, writes it with one
 //! `write` (and, with `audit.fsync`, one `fdatasync`), then acknowledges every
 //! record of the batch; under load that is one syscall and one wake-up of
 //! the thread per batch, not per record.
@@ -12,17 +15,20 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
-
+use crate::batch::{self, Lines, Sink, Urgency};
 use crate::config::AuditSinkKind;
 use crate::metrics::Metrics;
 
-const QUEUE: usize = 4096;
-/// Records written together at most.
-const MAX_BATCH: usize = 512;
-/// Longest wait for room in a full queue before a response record is given up.
-const QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+/// Bytes of records that may wait for the writer (some thousands of records).
+const CAPACITY: usize = 4 << 20;
+/// Pending bytes that wake the writer even without a request record.
+const HIGH_WATER: usize = 256 << 10;
+/// Longest a response record waits for a batch to join.
+const LINGER: Duration = Duration::from_millis(10);
+/// Longest wait for room in a full buffer before a record is given up.
+const QUEUE_WAIT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
@@ -32,18 +38,9 @@ pub enum AuditError {
     NotWritten,
 }
 
-enum Msg {
-    /// A serialized record (with its newline); `ack` reports whether it was written.
-    Line(Vec<u8>, Option<oneshot::Sender<bool>>),
-    /// Reply once everything queued before has been written.
-    Flush(oneshot::Sender<()>),
-    /// Reopen a file sink (log rotation: SIGHUP).
-    Reopen,
-}
-
 /// Handle to the writer thread.
 pub struct AuditLog {
-    tx: mpsc::Sender<Msg>,
+    lines: Lines,
     metrics: Arc<Metrics>,
 }
 
@@ -65,25 +62,16 @@ fn open_append(path: &PathBuf) -> io::Result<File> {
     OpenOptions::new().create(true).append(true).open(path)
 }
 
-impl Out {
-    /// Opens the file again (after log rotation moved it away); the old one stays in use if that fails.
-    fn reopen(&mut self) {
-        if let Out::File(file, path) = self {
-            match open_append(path) {
-                Ok(fresh) => {
-                    *file = fresh;
-                    tracing::info!(path = %path.display(), "audit file reopened");
-                }
-                Err(e) => {
-                    tracing::error!(path = %path.display(), error = %e.kind(), "audit file not reopened; still writing to the old one")
-                }
-            }
-        }
-    }
+/// The writer thread's end: where batches go, and how durably.
+struct AuditSink {
+    out: Out,
+    durability: Durability,
+}
 
+impl Sink for AuditSink {
     /// Writes a batch of whole lines at once.
-    fn write_batch(&mut self, bytes: &[u8], durability: Durability) -> io::Result<()> {
-        match self {
+    fn write_batch(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match &mut self.out {
             Out::Stdout => {
                 let mut out = io::stdout().lock();
                 out.write_all(bytes)?;
@@ -92,9 +80,24 @@ impl Out {
             // An unbuffered File: one write(2) for the batch, nothing held back.
             Out::File(f, _) => {
                 f.write_all(bytes)?;
-                match durability {
+                match self.durability {
                     Durability::Synced => f.sync_data(),
                     Durability::Written => Ok(()),
+                }
+            }
+        }
+    }
+
+    /// Opens the file again (after log rotation moved it away); the old one stays in use if that fails.
+    fn reopen(&mut self) {
+        if let Out::File(file, path) = &mut self.out {
+            match open_append(path) {
+                Ok(fresh) => {
+                    *file = fresh;
+                    tracing::info!(path = %path.display(), "audit file reopened");
+                }
+                Err(e) => {
+                    tracing::error!(path = %path.display(), error = %e.kind(), "audit file not reopened; still writing to the old one")
                 }
             }
         }
@@ -111,34 +114,35 @@ impl AuditLog {
                 path.clone(),
             ),
         };
-        let (tx, rx) = mpsc::channel(QUEUE);
-        // The thread ends when the last sender is gone; `flush` is how shutdown waits for it.
-        std::thread::Builder::new()
-            .name("hsgate-audit".into())
-            .spawn({
-                let metrics = metrics.clone();
-                move || writer(out, rx, durability, metrics)
-            })
-            .map_err(|source| AuditError::Open { path: "(audit thread)".into(), source })?;
-        Ok(AuditLog { tx, metrics })
+        let limits = batch::Limits { capacity: CAPACITY, high_water: HIGH_WATER, linger: LINGER };
+        // The thread ends when this handle is gone, after writing what is pending;
+        // `flush` is how shutdown waits for it.
+        let (lines, _detached) = batch::spawn("hsgate-audit", AuditSink { out, durability }, limits, {
+            let metrics = metrics.clone();
+            move |e| {
+                metrics.audit_write_failures.inc();
+                tracing::error!(error = %e.kind(), "audit records could not be written");
+            }
+        })
+        .map_err(|source| AuditError::Open { path: "(audit thread)".into(), source })?;
+        Ok(AuditLog { lines, metrics })
     }
 
     /// Writes a line and waits until it is written.
     pub async fn write_acked(&self, line: Vec<u8>) -> Result<(), AuditError> {
-        let (ack, done) = oneshot::channel();
-        self.tx.send(Msg::Line(line, Some(ack))).await.map_err(|_| AuditError::NotWritten)?;
-        match done.await {
-            Ok(true) => Ok(()),
-            _ => Err(AuditError::NotWritten),
+        let batch = self.lines.append_waiting(&line, Urgency::Now, QUEUE_WAIT).await;
+        drop(line);
+        match batch {
+            Ok(batch) if batch.written().await => Ok(()),
+            Ok(_) | Err(_) => Err(AuditError::NotWritten),
         }
     }
 
-    /// Queues a line, waiting at most `QUEUE_WAIT` while the queue is full
+    /// Queues a line, waiting at most `QUEUE_WAIT` while the buffer is full
     /// (a sink that stopped draining must not hang every request).
     pub async fn write(&self, line: Vec<u8>, request_id: &str) {
-        match tokio::time::timeout(QUEUE_WAIT, self.tx.send(Msg::Line(line, None))).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) | Err(_) => self.lost(request_id),
+        if self.lines.append_waiting(&line, Urgency::Linger, QUEUE_WAIT).await.is_err() {
+            self.lost(request_id);
         }
     }
 
@@ -149,89 +153,35 @@ impl AuditLog {
 
     /// Queues a line without waiting (for drop paths).
     pub fn try_write(&self, line: Vec<u8>, request_id: &str) {
-        if self.tx.try_send(Msg::Line(line, None)).is_err() {
+        if self.lines.append(&line, Urgency::Linger).is_err() {
             self.lost(request_id);
         }
     }
 
     /// Reopens a file sink once the records queued so far are written
-    /// (SIGHUP); gives up after `QUEUE_WAIT` if the sink is not draining.
+    /// (SIGHUP); gives up waiting after `QUEUE_WAIT` if the sink is not draining.
     pub async fn reopen(&self) {
-        if tokio::time::timeout(QUEUE_WAIT, self.tx.send(Msg::Reopen)).await.is_err() {
-            tracing::error!("audit sink not draining: not reopened");
+        let reopened = async {
+            if let Ok(batch) = self.lines.reopen() {
+                batch.written().await;
+            }
+        };
+        if tokio::time::timeout(QUEUE_WAIT, reopened).await.is_err() {
+            tracing::error!("audit sink not draining: not reopened yet");
         }
     }
 
     /// Waits until every record queued so far is written, at most `QUEUE_WAIT`
     /// (a sink that stopped draining must not hang shutdown).
     pub async fn flush(&self) {
-        let (ack, done) = oneshot::channel();
         let flushed = async {
-            if self.tx.send(Msg::Flush(ack)).await.is_ok() {
-                let _ = done.await;
+            if let Ok(batch) = self.lines.flush() {
+                batch.written().await;
             }
         };
         if tokio::time::timeout(QUEUE_WAIT, flushed).await.is_err() {
             tracing::error!("audit sink not draining: records still queued at shutdown may be lost");
         }
-    }
-}
-
-fn writer(mut out: Out, mut rx: mpsc::Receiver<Msg>, durability: Durability, metrics: Arc<Metrics>) {
-    let mut bytes = Vec::with_capacity(64 * 1024);
-    let mut acks = Vec::with_capacity(MAX_BATCH);
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = rx.blocking_recv() {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(msg) => batch.push(msg),
-                Err(_) => break,
-            }
-        }
-        // Lines up to a control message are written together; control messages keep their place.
-        for msg in batch.drain(..) {
-            match msg {
-                Msg::Line(line, ack) => {
-                    bytes.extend_from_slice(&line);
-                    acks.extend(ack);
-                }
-                Msg::Flush(done) => {
-                    commit(&mut out, &mut bytes, &mut acks, durability, &metrics);
-                    let _ = done.send(());
-                }
-                Msg::Reopen => {
-                    commit(&mut out, &mut bytes, &mut acks, durability, &metrics);
-                    out.reopen();
-                }
-            }
-        }
-        commit(&mut out, &mut bytes, &mut acks, durability, &metrics);
-    }
-}
-
-/// Writes the pending lines at once and acknowledges them with the outcome.
-fn commit(
-    out: &mut Out,
-    bytes: &mut Vec<u8>,
-    acks: &mut Vec<oneshot::Sender<bool>>,
-    durability: Durability,
-    metrics: &Metrics,
-) {
-    if bytes.is_empty() {
-        return;
-    }
-    let ok = match out.write_batch(bytes, durability) {
-        Ok(()) => true,
-        Err(e) => {
-            metrics.audit_write_failures.inc();
-            tracing::error!(error = %e.kind(), "audit records could not be written");
-            false
-        }
-    };
-    bytes.clear();
-    for ack in acks.drain(..) {
-        let _ = ack.send(ok);
     }
 }
 

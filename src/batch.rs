@@ -1,0 +1,335 @@
+//! A line buffer drained by one writer thread: group commit for the audit
+//! sink and the diagnostic log.
+//!
+//! Request tasks append whole lines to a shared, bounded buffer under a
+//! short lock (a `memcpy`) and never write themselves, so no blocking I/O
+//! happens on the async runtime. The writer thread takes everything pending
+//! at once, writes it with one call, and then reports the outcome to every
+//! task that asked to wait for that batch ([`Batch`]).
+//!
+//! Wake-ups are the expensive part under load, so a line only wakes the
+//! writer when someone waits for it ([`Urgency::Now`]) or when the buffer
+//! passes its high-water mark; other lines ([`Urgency::Linger`]) are written
+//! with the next batch, and at the latest `linger` after they were appended.
+//! While the writer is busy, nobody wakes it at all: it finds the new lines
+//! when its write returns.
+
+use std::io;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+/// Where a writer thread puts its batches.
+pub trait Sink: Send + 'static {
+    /// Writes whole lines, all of them or an error.
+    fn write_batch(&mut self, bytes: &[u8]) -> io::Result<()>;
+    /// Opens the destination again (log rotation); the default does nothing.
+    fn reopen(&mut self) {}
+}
+
+/// How soon an appended line must reach the sink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Urgency {
+    /// Someone waits for it: wake the writer.
+    Now,
+    /// With the next batch, within `linger`.
+    Linger,
+}
+
+/// Sizes and times of one buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Bytes that may wait; an append that does not fit is refused.
+    pub capacity: usize,
+    /// Pending bytes past which the writer is woken whatever the urgency.
+    pub high_water: usize,
+    /// Longest time a `Linger` line waits for company.
+    pub linger: Duration,
+}
+
+/// The outcome of one batch, shared by every line in it.
+pub struct Batch {
+    outcome: AtomicU8,
+    done: tokio::sync::Notify,
+}
+
+const PENDING: u8 = 0;
+const WRITTEN: u8 = 1;
+const FAILED: u8 = 2;
+
+impl Batch {
+    fn new() -> Arc<Batch> {
+        Arc::new(Batch { outcome: AtomicU8::new(PENDING), done: tokio::sync::Notify::new() })
+    }
+
+    fn settle(&self, written: bool) {
+        self.outcome.store(if written { WRITTEN } else { FAILED }, Ordering::Release);
+        self.done.notify_waiters();
+    }
+
+    /// Waits until the batch is written (`true`) or failed (`false`).
+    pub async fn written(&self) -> bool {
+        loop {
+            let notified = self.done.notified();
+            tokio::pin!(notified);
+            // Registered before the check: a settle in between still wakes us.
+            notified.as_mut().enable();
+            match self.outcome.load(Ordering::Acquire) {
+                WRITTEN => return true,
+                FAILED => return false,
+                _ => notified.await,
+            }
+        }
+    }
+}
+
+/// Why an append was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    #[error("the buffer is full")]
+    Full,
+    #[error("the writer has stopped")]
+    Closed,
+}
+
+struct Pending {
+    bytes: Vec<u8>,
+    /// The batch the pending bytes will be written in.
+    batch: Arc<Batch>,
+    /// Someone waits for the pending batch (a `Now` line, a flush, a reopen).
+    urgent: bool,
+    reopen: bool,
+    /// The writer is waiting on `wake` (only then is a notify worth a syscall).
+    writer_idle: bool,
+    closed: bool,
+}
+
+struct Shared {
+    pending: Mutex<Pending>,
+    wake: Condvar,
+    /// Told each time the writer takes a batch (room again).
+    room: tokio::sync::Notify,
+    limits: Limits,
+    refused: AtomicU64,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Pending> {
+        // Appends and takes cannot leave the state half-changed: poison is harmless.
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The appending side; cheap to clone. Dropping the last one lets the writer
+/// write what is pending and end.
+#[derive(Clone)]
+pub struct Lines {
+    shared: Arc<Shared>,
+    _owner: Arc<Owner>,
+}
+
+/// Closes the buffer when the last `Lines` goes.
+struct Owner(Arc<Shared>);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        close(&self.0);
+    }
+}
+
+fn close(shared: &Shared) {
+    let mut p = shared.lock();
+    p.closed = true;
+    drop(p);
+    shared.wake.notify_one();
+}
+
+/// The writer thread, to wait for its end. Dropping it detaches the thread,
+/// which still writes what is pending before it ends.
+pub struct Writer {
+    ended: std::sync::mpsc::Receiver<()>,
+}
+
+impl Writer {
+    /// Waits for the writer thread to end (once the buffer is closed).
+    pub fn join(self) {
+        let _ = self.ended.recv();
+    }
+
+    /// Like `join`, giving up after `wait` (a sink that blocks must not hang the exit); `true` if it ended.
+    pub fn join_within(self, wait: Duration) -> bool {
+        use std::sync::mpsc::RecvTimeoutError;
+        match self.ended.recv_timeout(wait) {
+            Ok(()) | Err(RecvTimeoutError::Disconnected) => true,
+            Err(RecvTimeoutError::Timeout) => false,
+        }
+    }
+}
+
+/// Starts a writer thread named `name` that owns `sink`. `on_error` is told
+/// of each failed batch (on the writer thread).
+pub fn spawn<S: Sink>(
+    name: &str,
+    sink: S,
+    limits: Limits,
+    on_error: impl Fn(&io::Error) + Send + 'static,
+) -> io::Result<(Lines, Writer)> {
+    let shared = Arc::new(Shared {
+        pending: Mutex::new(Pending {
+            bytes: Vec::with_capacity(limits.high_water.min(limits.capacity)),
+            batch: Batch::new(),
+            urgent: false,
+            reopen: false,
+            writer_idle: false,
+            closed: false,
+        }),
+        wake: Condvar::new(),
+        room: tokio::sync::Notify::new(),
+        limits,
+        refused: AtomicU64::new(0),
+    });
+    let (end, ended) = std::sync::mpsc::channel();
+    std::thread::Builder::new().name(name.to_owned()).spawn({
+        let shared = shared.clone();
+        move || {
+            run(&shared, sink, on_error);
+            let _ = end.send(());
+        }
+    })?;
+    let lines = Lines { shared: shared.clone(), _owner: Arc::new(Owner(shared)) };
+    Ok((lines, Writer { ended }))
+}
+
+impl Lines {
+    /// Appends one or more whole lines; with `Urgency::Now` the returned
+    /// batch tells when they are written.
+    pub fn append(&self, line: &[u8], urgency: Urgency) -> Result<Arc<Batch>, Refused> {
+        let limits = &self.shared.limits;
+        let mut p = self.shared.lock();
+        if p.closed {
+            return Err(Refused::Closed);
+        }
+        if p.bytes.len() + line.len() > limits.capacity {
+            drop(p);
+            self.shared.refused.fetch_add(1, Ordering::Relaxed);
+            return Err(Refused::Full);
+        }
+        p.bytes.extend_from_slice(line);
+        p.urgent |= urgency == Urgency::Now;
+        let batch = p.batch.clone();
+        let wake = p.writer_idle && (p.urgent || p.bytes.len() >= limits.high_water);
+        drop(p);
+        if wake {
+            self.shared.wake.notify_one();
+        }
+        Ok(batch)
+    }
+
+    /// Like `append`, but waits up to `wait` for room in a full buffer.
+    pub async fn append_waiting(&self, line: &[u8], urgency: Urgency, wait: Duration) -> Result<Arc<Batch>, Refused> {
+        if line.len() > self.shared.limits.capacity {
+            return Err(Refused::Full);
+        }
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let room = self.shared.room.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            match self.append(line, urgency) {
+                Err(Refused::Full) => {
+                    if tokio::time::timeout_at(deadline, room).await.is_err() {
+                        return Err(Refused::Full);
+                    }
+                }
+                done => return done,
+            }
+        }
+    }
+
+    /// The batch holding everything appended so far, written next.
+    pub fn flush(&self) -> Result<Arc<Batch>, Refused> {
+        self.mark(false)
+    }
+
+    /// Has the sink reopened once what was appended so far is written.
+    pub fn reopen(&self) -> Result<Arc<Batch>, Refused> {
+        self.mark(true)
+    }
+
+    fn mark(&self, reopen: bool) -> Result<Arc<Batch>, Refused> {
+        let mut p = self.shared.lock();
+        if p.closed {
+            return Err(Refused::Closed);
+        }
+        p.urgent = true;
+        p.reopen |= reopen;
+        let batch = p.batch.clone();
+        let wake = p.writer_idle;
+        drop(p);
+        if wake {
+            self.shared.wake.notify_one();
+        }
+        Ok(batch)
+    }
+
+    /// Closes the buffer for every handle: later appends are refused, and the
+    /// writer ends once what is pending is written.
+    pub fn close(&self) {
+        close(&self.shared);
+    }
+
+    /// Appends refused because the buffer was full, since the start.
+    pub fn refused(&self) -> u64 {
+        self.shared.refused.load(Ordering::Relaxed)
+    }
+}
+
+/// What the writer took from the buffer in one go.
+struct Taken {
+    bytes: Vec<u8>,
+    batch: Arc<Batch>,
+    reopen: bool,
+}
+
+/// Waits until there is a batch to write, then takes it; `None` once the
+/// buffer is closed and empty. An idle writer looks at the buffer every
+/// `linger` (that is how `Linger` lines get out without waking it).
+fn take(shared: &Shared, spare: Vec<u8>) -> Option<Taken> {
+    let mut p = shared.lock();
+    let mut timed_out = false;
+    while !(p.urgent || p.closed || p.bytes.len() >= shared.limits.high_water || (timed_out && !p.bytes.is_empty())) {
+        p.writer_idle = true;
+        let (guard, wait) = shared.wake.wait_timeout(p, shared.limits.linger).unwrap_or_else(PoisonError::into_inner);
+        p = guard;
+        p.writer_idle = false;
+        timed_out = wait.timed_out();
+    }
+    if p.closed && p.bytes.is_empty() && !p.urgent {
+        return None;
+    }
+    let bytes = std::mem::replace(&mut p.bytes, spare);
+    let batch = std::mem::replace(&mut p.batch, Batch::new());
+    let reopen = std::mem::take(&mut p.reopen);
+    p.urgent = false;
+    drop(p);
+    shared.room.notify_waiters();
+    Some(Taken { bytes, batch, reopen })
+}
+
+fn run<S: Sink>(shared: &Shared, mut sink: S, on_error: impl Fn(&io::Error)) {
+    let mut spare = Vec::with_capacity(shared.limits.high_water.min(shared.limits.capacity));
+    while let Some(Taken { mut bytes, batch, reopen }) = take(shared, spare) {
+        let written = bytes.is_empty() || sink.write_batch(&bytes).map_err(|e| on_error(&e)).is_ok();
+        batch.settle(written);
+        if reopen {
+            sink.reopen();
+        }
+        bytes.clear();
+        // A burst's buffer is not kept for ever: back to the usual size.
+        bytes.shrink_to(shared.limits.high_water.min(shared.limits.capacity));
+        spare = bytes;
+    }
+}
+
+#[cfg(test)]
+mod tests;

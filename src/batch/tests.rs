@@ -1,0 +1,208 @@
+use std::sync::mpsc;
+
+use super::*;
+
+#[derive(Debug, PartialEq, Eq)]
+enum Seen {
+    Batch(String),
+    Reopen,
+}
+
+/// Reports each batch and reopen on a channel; fails when `fail` is set;
+/// with a gate, each write then waits for a permit before it returns.
+struct Probe {
+    seen: mpsc::Sender<Seen>,
+    fail: bool,
+    gate: Option<mpsc::Receiver<()>>,
+}
+
+impl Sink for Probe {
+    fn write_batch(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let _ = self.seen.send(Seen::Batch(String::from_utf8_lossy(bytes).into_owned()));
+        if let Some(gate) = &self.gate {
+            let _ = gate.recv();
+        }
+        if self.fail {
+            Err(io::Error::other("disk on fire"))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn reopen(&mut self) {
+        let _ = self.seen.send(Seen::Reopen);
+    }
+}
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn limits(linger: Duration) -> Limits {
+    Limits { capacity: 1024, high_water: 512, linger }
+}
+
+fn probe(fail: bool, gate: Option<mpsc::Receiver<()>>, limits: Limits) -> (Lines, Writer, mpsc::Receiver<Seen>) {
+    let (tx, rx) = mpsc::channel();
+    let (lines, writer) = spawn("batch-test", Probe { seen: tx, fail, gate }, limits, |_| {}).unwrap();
+    (lines, writer, rx)
+}
+
+fn batches(rx: &mpsc::Receiver<Seen>) -> Vec<String> {
+    rx.try_iter()
+        .filter_map(|s| match s {
+            Seen::Batch(b) => Some(b),
+            Seen::Reopen => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_waited_for_line_is_written_before_its_batch_says_so() {
+    let (lines, _writer, rx) = probe(false, None, limits(Duration::from_secs(3600)));
+    let batch = lines.append(b"one\n", Urgency::Now).unwrap();
+    assert!(batch.written().await);
+    assert_eq!(rx.try_recv().unwrap(), Seen::Batch("one\n".into()));
+}
+
+#[tokio::test]
+async fn lingering_lines_wait_for_company_and_go_in_one_write() {
+    // An hour of linger: the writer never looks on its own during the test.
+    let (lines, _writer, rx) = probe(false, None, limits(Duration::from_secs(3600)));
+    for n in 0..5 {
+        lines.append(format!("l{n}\n").as_bytes(), Urgency::Linger).unwrap();
+    }
+    let batch = lines.append(b"now\n", Urgency::Now).unwrap();
+    assert!(batch.written().await);
+    assert_eq!(batches(&rx), vec!["l0\nl1\nl2\nl3\nl4\nnow\n".to_owned()]);
+}
+
+#[test]
+fn lingering_lines_get_out_on_their_own() {
+    let (lines, _writer, rx) = probe(false, None, limits(Duration::from_millis(20)));
+    lines.append(b"alone\n", Urgency::Linger).unwrap();
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), Seen::Batch("alone\n".into()));
+}
+
+#[test]
+fn passing_the_high_water_mark_wakes_the_writer() {
+    let (lines, _writer, rx) = probe(false, None, limits(Duration::from_secs(3600)));
+    let big = vec![b'x'; 600];
+    lines.append(&big, Urgency::Linger).unwrap();
+    let Seen::Batch(got) = rx.recv_timeout(WAIT).unwrap() else { panic!("a batch first") };
+    assert_eq!(got.len(), 600);
+}
+
+#[tokio::test]
+async fn a_failed_write_fails_every_line_of_its_batch_and_is_reported() {
+    let (tx, rx) = mpsc::channel();
+    let errors = Arc::new(AtomicU64::new(0));
+    let (lines, _writer) =
+        spawn("batch-test", Probe { seen: tx, fail: true, gate: None }, limits(Duration::from_secs(3600)), {
+            let errors = errors.clone();
+            move |e| {
+                assert_eq!(e.to_string(), "disk on fire");
+                errors.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+        .unwrap();
+    let a = lines.append(b"a\n", Urgency::Linger).unwrap();
+    let b = lines.append(b"b\n", Urgency::Now).unwrap();
+    assert!(!b.written().await);
+    assert!(!a.written().await, "the lingering line shared the failed batch");
+    assert_eq!(errors.load(Ordering::Relaxed), 1);
+    assert_eq!(batches(&rx), vec!["a\nb\n".to_owned()]);
+}
+
+#[tokio::test]
+async fn a_full_buffer_refuses_then_takes_the_line_once_there_is_room() {
+    let (permit, gate) = mpsc::channel();
+    let (lines, _writer, rx) = probe(false, Some(gate), limits(Duration::from_secs(3600)));
+    // The first batch is taken and held in its write: the writer is busy and cannot make room.
+    let first = lines.append(b"first\n", Urgency::Now).unwrap();
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), Seen::Batch("first\n".into()));
+    lines.append(&[b'y'; 1000], Urgency::Linger).unwrap_or_else(|e| panic!("room for 1000 bytes: {e}"));
+    assert_eq!(lines.append(&[b'z'; 100], Urgency::Linger).err(), Some(Refused::Full));
+    assert_eq!(lines.refused(), 1);
+    assert!(
+        lines.append_waiting(&[b'z'; 100], Urgency::Now, Duration::from_millis(1)).await.is_err(),
+        "no room came in time"
+    );
+    // Let the writes through: the waiting append gets room when the next batch is taken.
+    permit.send(()).unwrap();
+    permit.send(()).unwrap();
+    permit.send(()).unwrap();
+    assert!(first.written().await);
+    let late = lines.append_waiting(b"late\n", Urgency::Now, WAIT).await.unwrap();
+    assert!(late.written().await);
+    let rest = batches(&rx).concat();
+    assert_eq!(rest, format!("{}late\n", "y".repeat(1000)));
+}
+
+#[tokio::test]
+async fn flush_waits_for_what_was_appended_before() {
+    let (lines, _writer, rx) = probe(false, None, limits(Duration::from_secs(3600)));
+    lines.append(b"x\n", Urgency::Linger).unwrap();
+    assert!(lines.flush().unwrap().written().await);
+    assert_eq!(batches(&rx), vec!["x\n".to_owned()]);
+    // Nothing pending: a flush still completes.
+    assert!(lines.flush().unwrap().written().await);
+}
+
+#[tokio::test]
+async fn reopen_comes_after_the_lines_before_it() {
+    let (lines, _writer, rx) = probe(false, None, limits(Duration::from_secs(3600)));
+    lines.append(b"old\n", Urgency::Linger).unwrap();
+    assert!(lines.reopen().unwrap().written().await);
+    let after = lines.append(b"new\n", Urgency::Now).unwrap();
+    assert!(after.written().await);
+    let seen: Vec<Seen> = rx.try_iter().collect();
+    assert_eq!(seen, vec![Seen::Batch("old\n".into()), Seen::Reopen, Seen::Batch("new\n".into())]);
+}
+
+#[test]
+fn dropping_the_last_handle_writes_what_is_pending_and_ends_the_writer() {
+    let (lines, writer, rx) = probe(false, None, limits(Duration::from_secs(3600)));
+    let clone = lines.clone();
+    lines.append(b"a\n", Urgency::Linger).unwrap();
+    drop(lines);
+    clone.append(b"b\n", Urgency::Linger).unwrap();
+    drop(clone);
+    writer.join();
+    assert_eq!(batches(&rx).concat(), "a\nb\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_appenders_all_get_their_lines_written_whole_and_once() {
+    let (tx, rx) = mpsc::channel();
+    let big = Limits { capacity: 1 << 20, high_water: 1 << 16, linger: Duration::from_millis(5) };
+    let (lines, writer) = spawn("batch-test", Probe { seen: tx, fail: false, gate: None }, big, |_| {}).unwrap();
+    let mut tasks = Vec::new();
+    for t in 0..8 {
+        let lines = lines.clone();
+        tasks.push(tokio::spawn(async move {
+            for n in 0..200 {
+                let urgency = if n % 2 == 0 { Urgency::Now } else { Urgency::Linger };
+                let batch = lines.append(format!("{t}:{n}\n").as_bytes(), urgency).unwrap();
+                if urgency == Urgency::Now {
+                    assert!(batch.written().await);
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    drop(lines);
+    writer.join();
+    let text = batches(&rx).concat();
+    let mut got: Vec<&str> = text.lines().collect();
+    assert_eq!(got.len(), 1600);
+    got.sort_unstable();
+    got.dedup();
+    assert_eq!(got.len(), 1600, "no line twice");
+    // Each task's lines keep their order.
+    for t in 0..8 {
+        let mine: Vec<u32> =
+            text.lines().filter_map(|l| l.strip_prefix(&format!("{t}:"))).map(|n| n.parse().unwrap()).collect();
+        assert_eq!(mine, (0..200).collect::<Vec<_>>());
+    }
+}
