@@ -2,6 +2,7 @@
 //! `Exchange` follows one request and writes its records; `AuditLog` is the
 //! writer behind a bounded queue.
 
+mod line;
 mod record;
 mod sink;
 

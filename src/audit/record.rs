@@ -138,11 +138,7 @@ impl Exchange {
     fn line(record: &AuditRecord) -> Vec<u8> {
         // Sized for a whole record at once: growing from serde_json's default reallocates several times.
         let mut line = Vec::with_capacity(LINE_CAPACITY);
-        if serde_json::to_writer(&mut line, record).is_err() {
-            line.clear();
-            line.extend_from_slice(b"{\"kind\":\"hsgate.audit\"}");
-        }
-        line.push(b'\n');
+        super::line::write(record, &mut line);
         line
     }
 
