@@ -20,6 +20,8 @@ use tracing_subscriber::EnvFilter;
 
 use crate::batch::{self, Lines, Urgency};
 
+mod json;
+
 /// Bytes of log lines that may wait for the writer.
 const CAPACITY: usize = 8 << 20;
 /// Pending bytes that wake the writer before its next look.
@@ -151,7 +153,7 @@ where
 {
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
     let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Json => builder.event_format(json::JsonLine).try_init(),
         LogFormat::Text => builder.compact().with_ansi(ansi).try_init(),
     };
 }
