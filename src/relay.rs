@@ -75,14 +75,15 @@ pub fn relay(answer: UpstreamAnswer, redactor: &Redactor) -> Result<Relayed, Rel
     } else {
         (body, probe)
     };
-    let result = (answer.status.is_success() && probe.is_object).then(|| probe.result());
+    let with_result = answer.status.is_success() && probe.is_object;
+    let (error_code, result) = probe.into_parts();
     Ok(Relayed {
         status: answer.status,
         content_type: answer.content_type.unwrap_or(HeaderValue::from_static("application/json")),
         body,
         redacted,
-        error_code: probe.error_code,
-        result,
+        error_code,
+        result: with_result.then_some(result),
     })
 }
 

@@ -6,9 +6,11 @@
 //! Everything else is skipped unread. As in a parsed tree, the last of
 //! duplicate keys wins.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
 use serde_json::Value;
 
 /// The summary fields of a CallRecordInfo, in record order.
@@ -34,13 +36,14 @@ impl Probe {
         Some(probe)
     }
 
-    /// The audit's `result`: the summary fields, absent ones null.
-    pub fn result(&self) -> Value {
-        let mut m = serde_json::Map::new();
-        for (name, value) in SUMMARY.iter().zip(&self.summary) {
-            m.insert((*name).to_owned(), value.clone().unwrap_or(Value::Null));
+    /// The `ResponseStatus.ErrorCode`, and the audit's `result`: the summary
+    /// fields, absent ones null.
+    pub fn into_parts(self) -> (Option<String>, Value) {
+        let mut m = serde_json::Map::with_capacity(SUMMARY.len());
+        for (name, value) in SUMMARY.iter().zip(self.summary) {
+            m.insert((*name).to_owned(), value.unwrap_or(Value::Null));
         }
-        Value::Object(m)
+        (self.error_code, Value::Object(m))
     }
 }
 
@@ -82,16 +85,39 @@ impl<'de> Visitor<'de> for Top {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Probe, A::Error> {
         let mut probe = Probe { is_object: true, ..Probe::default() };
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+        while let Some(Key(key)) = map.next_key()? {
             if key.eq_ignore_ascii_case("ResponseStatus") {
                 probe.error_code = map.next_value_seed(Status)?;
-            } else if let Some(i) = SUMMARY.iter().position(|s| *s == key) {
+            } else if let Some(i) = SUMMARY.iter().position(|s| *s == &*key) {
                 probe.summary[i] = Some(map.next_value::<Value>()?);
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
         }
         Ok(probe)
+    }
+}
+
+/// An object key, borrowed from the body unless it has escapes (serde's own
+/// `Cow<str>` always allocates).
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(key)))
+            }
+            fn visit_str<E>(self, key: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(key.to_owned())))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
     }
 }
 
@@ -135,7 +161,7 @@ impl<'de> Visitor<'de> for Status {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<String>, A::Error> {
         let mut code = None;
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+        while let Some(Key(key)) = map.next_key()? {
             if key.eq_ignore_ascii_case("ErrorCode") {
                 code = match map.next_value::<Value>()? {
                     Value::String(s) => Some(s),
@@ -178,6 +204,7 @@ mod tests {
             br#"{"ResponseStatus":{"ErrorCode":5}}"#,
             br#"{"ResponseStatus":"text"}"#,
             br#"{"Id":1,"Id":"last wins"}"#,
+            br#"{"\u0049d":"an escaped key","Response\u0053tatus":{"Error\u0043ode":"Escaped"}}"#,
             br#"[1, {"Id": "in an array"}]"#,
             b" 42 ",
             b"null",
