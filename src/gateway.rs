@@ -17,7 +17,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use tokio::time::Instant;
 
 use crate::audit::Exchange;
-use crate::auth::{self, Claims, TokenCache, TokenError};
+use crate::auth::{self, Claims, TokenError};
 use crate::config::{Config, Profile};
 use crate::error::{Answer, Extra, GatewayError};
 use crate::inject::CallerFields;
@@ -189,14 +189,16 @@ async fn try_handle(
 async fn verify(shared: &Shared, config: &Config, token: &str, deadline: Instant) -> Result<Arc<Claims>, TokenError> {
     let now = auth::jwt::unix_now();
     let keys = shared.keys.current();
-    let cache_key = TokenCache::key(token);
-    if let Some((claims, alg)) = shared.tokens.get(&cache_key, keys.generation()) {
+    let cache_key = shared.tokens.key(token);
+    if let Some((claims, alg)) = cache_key.and_then(|k| shared.tokens.get(&k, keys.generation())) {
         shared.metrics.token_cache_hits.inc();
         let allowed = if config.auth.algorithms.contains(&alg) { Ok(()) } else { Err(TokenError::AlgorithmNotAllowed) };
         return match allowed.and_then(|()| auth::jwt::check_claims(&config.auth, &claims.0, now)) {
             Ok(()) => Ok(claims),
             Err(e) => {
-                shared.tokens.remove(&cache_key);
+                if let Some(k) = cache_key {
+                    shared.tokens.remove(&k);
+                }
                 Err(e)
             }
         };
@@ -216,8 +218,8 @@ async fn verify(shared: &Shared, config: &Config, token: &str, deadline: Instant
         other => (other?, keys),
     };
     let claims = Arc::new(claims);
-    if let Some(alg) = auth::jwt::header_alg(token) {
-        shared.tokens.insert(cache_key, claims.clone(), alg, keys.generation(), token.len());
+    if let (Some(k), Some(alg)) = (cache_key, auth::jwt::header_alg(token)) {
+        shared.tokens.insert(k, claims.clone(), alg, keys.generation(), token.len());
     }
     Ok(claims)
 }
@@ -292,10 +294,10 @@ async fn forward(
             tracing::warn!(request_id = %ex.record.request_id, error = %e, "HostedSuite's answer cannot be relayed");
             Err(GatewayError::UpstreamBadResponse)
         }
-        Ok(relayed) => {
+        Ok(mut relayed) => {
             slot.accepted();
             ex.record.redacted = Some(relayed.redacted);
-            ex.record.result = relayed.result.clone();
+            ex.record.result = relayed.result.take();
             Ok(relayed)
         }
     }
