@@ -15,7 +15,7 @@
 //! when its write returns.
 
 use std::io;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -49,21 +49,24 @@ pub struct Limits {
 
 /// The outcome of one batch, shared by every line in it.
 pub struct Batch {
-    outcome: AtomicU8,
+    /// Set once, after `written`.
+    settled: AtomicBool,
+    written: AtomicBool,
     done: tokio::sync::Notify,
 }
 
-const PENDING: u8 = 0;
-const WRITTEN: u8 = 1;
-const FAILED: u8 = 2;
-
 impl Batch {
     fn new() -> Arc<Batch> {
-        Arc::new(Batch { outcome: AtomicU8::new(PENDING), done: tokio::sync::Notify::new() })
+        Arc::new(Batch {
+            settled: AtomicBool::new(false),
+            written: AtomicBool::new(false),
+            done: tokio::sync::Notify::new(),
+        })
     }
 
     fn settle(&self, written: bool) {
-        self.outcome.store(if written { WRITTEN } else { FAILED }, Ordering::Release);
+        self.written.store(written, Ordering::Relaxed);
+        self.settled.store(true, Ordering::Release);
         self.done.notify_waiters();
     }
 
@@ -74,10 +77,9 @@ impl Batch {
             tokio::pin!(notified);
             // Registered before the check: a settle in between still wakes us.
             notified.as_mut().enable();
-            match self.outcome.load(Ordering::Acquire) {
-                WRITTEN => return true,
-                FAILED => return false,
-                _ => notified.await,
+            match self.settled.load(Ordering::Acquire) {
+                true => return self.written.load(Ordering::Relaxed),
+                false => notified.await,
             }
         }
     }
@@ -101,6 +103,9 @@ struct Pending {
     reopen: bool,
     /// The writer is waiting on `wake` (only then is a notify worth a syscall).
     writer_idle: bool,
+    /// The writer found nothing for a while and stopped looking every
+    /// `linger`: any append wakes it.
+    writer_asleep: bool,
     closed: bool,
 }
 
@@ -174,6 +179,8 @@ pub fn spawn<S: Sink>(
     limits: Limits,
     on_error: impl Fn(&io::Error) + Send + 'static,
 ) -> io::Result<(Lines, Writer)> {
+    // A zero linger would have an idle writer spin.
+    let limits = Limits { linger: limits.linger.max(Duration::from_millis(1)), ..limits };
     let shared = Arc::new(Shared {
         pending: Mutex::new(Pending {
             bytes: Vec::with_capacity(limits.high_water.min(limits.capacity)),
@@ -181,6 +188,7 @@ pub fn spawn<S: Sink>(
             urgent: false,
             reopen: false,
             writer_idle: false,
+            writer_asleep: false,
             closed: false,
         }),
         wake: Condvar::new(),
@@ -202,22 +210,35 @@ pub fn spawn<S: Sink>(
 
 impl Lines {
     /// Appends one or more whole lines; with `Urgency::Now` the returned
-    /// batch tells when they are written.
+    /// batch tells when they are written. A refusal for want of room is counted.
     pub fn append(&self, line: &[u8], urgency: Urgency) -> Result<Arc<Batch>, Refused> {
+        let appended = self.try_append(line, urgency);
+        if appended.as_ref().err() == Some(&Refused::Full) {
+            self.shared.refused.fetch_add(1, Ordering::Relaxed);
+        }
+        appended
+    }
+
+    fn try_append(&self, line: &[u8], urgency: Urgency) -> Result<Arc<Batch>, Refused> {
         let limits = &self.shared.limits;
         let mut p = self.shared.lock();
         if p.closed {
             return Err(Refused::Closed);
         }
         if p.bytes.len() + line.len() > limits.capacity {
+            // Someone waits for room: the writer should make it now.
+            p.urgent = true;
+            let wake = p.writer_idle;
             drop(p);
-            self.shared.refused.fetch_add(1, Ordering::Relaxed);
+            if wake {
+                self.shared.wake.notify_one();
+            }
             return Err(Refused::Full);
         }
         p.bytes.extend_from_slice(line);
         p.urgent |= urgency == Urgency::Now;
         let batch = p.batch.clone();
-        let wake = p.writer_idle && (p.urgent || p.bytes.len() >= limits.high_water);
+        let wake = p.writer_idle && (p.urgent || p.writer_asleep || p.bytes.len() >= limits.high_water);
         drop(p);
         if wake {
             self.shared.wake.notify_one();
@@ -228,16 +249,17 @@ impl Lines {
     /// Like `append`, but waits up to `wait` for room in a full buffer.
     pub async fn append_waiting(&self, line: &[u8], urgency: Urgency, wait: Duration) -> Result<Arc<Batch>, Refused> {
         if line.len() > self.shared.limits.capacity {
-            return Err(Refused::Full);
+            return self.append(line, urgency);
         }
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let room = self.shared.room.notified();
             tokio::pin!(room);
             room.as_mut().enable();
-            match self.append(line, urgency) {
+            match self.try_append(line, urgency) {
                 Err(Refused::Full) => {
                     if tokio::time::timeout_at(deadline, room).await.is_err() {
+                        self.shared.refused.fetch_add(1, Ordering::Relaxed);
                         return Err(Refused::Full);
                     }
                 }
@@ -278,6 +300,13 @@ impl Lines {
         close(&self.shared);
     }
 
+    /// Whether the writer waits for work (and, second, has stopped looking every `linger`).
+    #[cfg(test)]
+    fn writer_state(&self) -> (bool, bool) {
+        let p = self.shared.lock();
+        (p.writer_idle, p.writer_asleep)
+    }
+
     /// Appends refused because the buffer was full, since the start.
     pub fn refused(&self) -> u64 {
         self.shared.refused.load(Ordering::Relaxed)
@@ -291,18 +320,34 @@ struct Taken {
     reopen: bool,
 }
 
+/// Idle looks in a row after which the writer stops looking every `linger`.
+const LOOKS_BEFORE_SLEEP: u32 = 100;
+
 /// Waits until there is a batch to write, then takes it; `None` once the
 /// buffer is closed and empty. An idle writer looks at the buffer every
-/// `linger` (that is how `Linger` lines get out without waking it).
+/// `linger` (that is how `Linger` lines get out without waking it), until it
+/// has found nothing `LOOKS_BEFORE_SLEEP` times: then it sleeps until an
+/// append wakes it.
 fn take(shared: &Shared, spare: Vec<u8>) -> Option<Taken> {
     let mut p = shared.lock();
     let mut timed_out = false;
+    let mut empty_looks = 0;
     while !(p.urgent || p.closed || p.bytes.len() >= shared.limits.high_water || (timed_out && !p.bytes.is_empty())) {
         p.writer_idle = true;
-        let (guard, wait) = shared.wake.wait_timeout(p, shared.limits.linger).unwrap_or_else(PoisonError::into_inner);
-        p = guard;
+        if empty_looks >= LOOKS_BEFORE_SLEEP {
+            p.writer_asleep = true;
+            p = shared.wake.wait(p).unwrap_or_else(PoisonError::into_inner);
+            // Woken by an append: its line lingers no longer than it would have.
+            timed_out = true;
+        } else {
+            let (guard, wait) =
+                shared.wake.wait_timeout(p, shared.limits.linger).unwrap_or_else(PoisonError::into_inner);
+            p = guard;
+            timed_out = wait.timed_out();
+        }
         p.writer_idle = false;
-        timed_out = wait.timed_out();
+        p.writer_asleep = false;
+        empty_looks = if p.bytes.is_empty() { empty_looks + 1 } else { 0 };
     }
     if p.closed && p.bytes.is_empty() && !p.urgent {
         return None;
@@ -316,13 +361,44 @@ fn take(shared: &Shared, spare: Vec<u8>) -> Option<Taken> {
     Some(Taken { bytes, batch, reopen })
 }
 
+/// Ends the buffer if the writer thread does, however it does (a panic
+/// included): appends are refused from then on and the batch being written
+/// and the pending one are settled as failed, so no one waits for them.
+struct EndGuard<'a> {
+    shared: &'a Shared,
+    in_flight: Option<Arc<Batch>>,
+}
+
+impl Drop for EndGuard<'_> {
+    fn drop(&mut self) {
+        let mut p = self.shared.lock();
+        p.closed = true;
+        let pending = std::mem::replace(&mut p.batch, Batch::new());
+        drop(p);
+        if let Some(batch) = self.in_flight.take() {
+            batch.settle(false);
+        }
+        // A normal end took everything: nothing waits for the pending batch then.
+        pending.settle(false);
+        self.shared.room.notify_waiters();
+    }
+}
+
 fn run<S: Sink>(shared: &Shared, mut sink: S, on_error: impl Fn(&io::Error)) {
+    let mut guard = EndGuard { shared, in_flight: None };
     let mut spare = Vec::with_capacity(shared.limits.high_water.min(shared.limits.capacity));
+    // An empty batch (a flush, a reopen) reports how the write before it went.
+    let mut last_written = true;
     while let Some(Taken { mut bytes, batch, reopen }) = take(shared, spare) {
-        let written = bytes.is_empty() || sink.write_batch(&bytes).map_err(|e| on_error(&e)).is_ok();
-        batch.settle(written);
+        guard.in_flight = Some(batch);
+        if !bytes.is_empty() {
+            last_written = sink.write_batch(&bytes).map_err(|e| on_error(&e)).is_ok();
+        }
         if reopen {
             sink.reopen();
+        }
+        if let Some(batch) = guard.in_flight.take() {
+            batch.settle(last_written);
         }
         bytes.clear();
         // A burst's buffer is not kept for ever: back to the usual size.

@@ -36,6 +36,25 @@ impl Sink for Probe {
 
 const WAIT: Duration = Duration::from_secs(10);
 
+/// Until `ready` holds (polled, yielding), at most `WAIT`.
+fn until(what: &str, ready: impl Fn() -> bool) {
+    let start = std::time::Instant::now();
+    while !ready() {
+        assert!(start.elapsed() < WAIT, "not {what} after {WAIT:?}");
+        std::thread::yield_now();
+    }
+}
+
+/// Until the writer waits for work: a line appended after this is one it has to be woken for.
+fn idle(lines: &Lines) {
+    until("idle", || lines.writer_state().0);
+}
+
+/// The batch's outcome, failing the test rather than hanging it.
+async fn outcome(batch: Arc<Batch>) -> bool {
+    tokio::time::timeout(WAIT, batch.written()).await.expect("the batch is settled in time")
+}
+
 fn limits(linger: Duration) -> Limits {
     Limits { capacity: 1024, high_water: 512, linger }
 }
@@ -58,8 +77,9 @@ fn batches(rx: &mpsc::Receiver<Seen>) -> Vec<String> {
 #[tokio::test]
 async fn a_waited_for_line_is_written_before_its_batch_says_so() {
     let (lines, _writer, rx) = probe(false, None, limits(Duration::from_secs(3600)));
+    idle(&lines);
     let batch = lines.append(b"one\n", Urgency::Now).unwrap();
-    assert!(batch.written().await);
+    assert!(outcome(batch).await);
     assert_eq!(rx.try_recv().unwrap(), Seen::Batch("one\n".into()));
 }
 
@@ -67,24 +87,36 @@ async fn a_waited_for_line_is_written_before_its_batch_says_so() {
 async fn lingering_lines_wait_for_company_and_go_in_one_write() {
     // An hour of linger: the writer never looks on its own during the test.
     let (lines, _writer, rx) = probe(false, None, limits(Duration::from_secs(3600)));
+    idle(&lines);
     for n in 0..5 {
         lines.append(format!("l{n}\n").as_bytes(), Urgency::Linger).unwrap();
     }
     let batch = lines.append(b"now\n", Urgency::Now).unwrap();
-    assert!(batch.written().await);
+    assert!(outcome(batch).await);
     assert_eq!(batches(&rx), vec!["l0\nl1\nl2\nl3\nl4\nnow\n".to_owned()]);
 }
 
 #[test]
 fn lingering_lines_get_out_on_their_own() {
     let (lines, _writer, rx) = probe(false, None, limits(Duration::from_millis(20)));
+    idle(&lines);
     lines.append(b"alone\n", Urgency::Linger).unwrap();
     assert_eq!(rx.recv_timeout(WAIT).unwrap(), Seen::Batch("alone\n".into()));
 }
 
 #[test]
+fn an_idle_writer_stops_looking_and_an_append_wakes_it() {
+    let (lines, _writer, rx) = probe(false, None, limits(Duration::from_millis(1)));
+    // A hundred empty looks a millisecond apart, then no more ticks.
+    until("asleep", || lines.writer_state() == (true, true));
+    lines.append(b"after a quiet spell\n", Urgency::Linger).unwrap();
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), Seen::Batch("after a quiet spell\n".into()));
+}
+
+#[test]
 fn passing_the_high_water_mark_wakes_the_writer() {
     let (lines, _writer, rx) = probe(false, None, limits(Duration::from_secs(3600)));
+    idle(&lines);
     let big = vec![b'x'; 600];
     lines.append(&big, Urgency::Linger).unwrap();
     let Seen::Batch(got) = rx.recv_timeout(WAIT).unwrap() else { panic!("a batch first") };
@@ -121,41 +153,66 @@ async fn a_full_buffer_refuses_then_takes_the_line_once_there_is_room() {
     assert_eq!(rx.recv_timeout(WAIT).unwrap(), Seen::Batch("first\n".into()));
     lines.append(&[b'y'; 1000], Urgency::Linger).unwrap_or_else(|e| panic!("room for 1000 bytes: {e}"));
     assert_eq!(lines.append(&[b'z'; 100], Urgency::Linger).err(), Some(Refused::Full));
-    assert_eq!(lines.refused(), 1);
     assert!(
-        lines.append_waiting(&[b'z'; 100], Urgency::Now, Duration::from_millis(1)).await.is_err(),
+        lines.append_waiting(&[b'z'; 100], Urgency::Linger, Duration::from_millis(1)).await.is_err(),
         "no room came in time"
     );
-    // Let the writes through: the waiting append gets room when the next batch is taken.
-    permit.send(()).unwrap();
-    permit.send(()).unwrap();
-    permit.send(()).unwrap();
-    assert!(first.written().await);
-    let late = lines.append_waiting(b"late\n", Urgency::Now, WAIT).await.unwrap();
-    assert!(late.written().await);
+    assert_eq!(lines.refused(), 2, "each given-up append counted once");
+    // This one waits for room: it comes when the writer takes the 1000 bytes.
+    let waiting = tokio::spawn({
+        let lines = lines.clone();
+        async move { lines.append_waiting(&[b'z'; 100], Urgency::Now, WAIT).await }
+    });
+    // One turn of this (single-threaded) runtime: the task tries, finds no room and waits.
+    tokio::task::yield_now().await;
+    assert!(!waiting.is_finished(), "it waits while the writer is held");
+    for _ in 0..3 {
+        permit.send(()).unwrap();
+    }
+    assert!(outcome(first).await);
+    let late = tokio::time::timeout(WAIT, waiting).await.unwrap().unwrap().unwrap();
+    assert!(outcome(late).await);
     let rest = batches(&rx).concat();
-    assert_eq!(rest, format!("{}late\n", "y".repeat(1000)));
+    assert_eq!(rest, format!("{}{}", "y".repeat(1000), "z".repeat(100)));
+    assert_eq!(lines.refused(), 2);
+}
+
+#[test]
+fn a_writer_that_dies_fails_its_batch_and_closes_the_buffer() {
+    struct Panics;
+    impl Sink for Panics {
+        fn write_batch(&mut self, _: &[u8]) -> io::Result<()> {
+            panic!("the sink broke (this panic is the test)");
+        }
+    }
+    let (lines, writer) = spawn("batch-test", Panics, limits(Duration::from_secs(3600)), |_| {}).unwrap();
+    let batch = lines.append(b"doomed\n", Urgency::Now).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    assert!(!runtime.block_on(outcome(batch)), "failed, not left waiting");
+    assert!(writer.join_within(WAIT));
+    assert_eq!(lines.append(b"later\n", Urgency::Now).err(), Some(Refused::Closed));
 }
 
 #[tokio::test]
 async fn flush_waits_for_what_was_appended_before() {
     let (lines, _writer, rx) = probe(false, None, limits(Duration::from_secs(3600)));
     lines.append(b"x\n", Urgency::Linger).unwrap();
-    assert!(lines.flush().unwrap().written().await);
+    assert!(outcome(lines.flush().unwrap()).await);
     assert_eq!(batches(&rx), vec!["x\n".to_owned()]);
     // Nothing pending: a flush still completes.
-    assert!(lines.flush().unwrap().written().await);
+    assert!(outcome(lines.flush().unwrap()).await);
 }
 
 #[tokio::test]
 async fn reopen_comes_after_the_lines_before_it() {
     let (lines, _writer, rx) = probe(false, None, limits(Duration::from_secs(3600)));
     lines.append(b"old\n", Urgency::Linger).unwrap();
-    assert!(lines.reopen().unwrap().written().await);
+    assert!(outcome(lines.reopen().unwrap()).await);
+    // Reopened by the time the reopen is acknowledged.
+    assert_eq!(rx.try_iter().collect::<Vec<_>>(), vec![Seen::Batch("old\n".into()), Seen::Reopen]);
     let after = lines.append(b"new\n", Urgency::Now).unwrap();
-    assert!(after.written().await);
-    let seen: Vec<Seen> = rx.try_iter().collect();
-    assert_eq!(seen, vec![Seen::Batch("old\n".into()), Seen::Reopen, Seen::Batch("new\n".into())]);
+    assert!(outcome(after).await);
+    assert_eq!(rx.try_iter().collect::<Vec<_>>(), vec![Seen::Batch("new\n".into())]);
 }
 
 #[test]
@@ -166,7 +223,7 @@ fn dropping_the_last_handle_writes_what_is_pending_and_ends_the_writer() {
     drop(lines);
     clone.append(b"b\n", Urgency::Linger).unwrap();
     drop(clone);
-    writer.join();
+    assert!(writer.join_within(WAIT));
     assert_eq!(batches(&rx).concat(), "a\nb\n");
 }
 
@@ -183,7 +240,7 @@ async fn many_appenders_all_get_their_lines_written_whole_and_once() {
                 let urgency = if n % 2 == 0 { Urgency::Now } else { Urgency::Linger };
                 let batch = lines.append(format!("{t}:{n}\n").as_bytes(), urgency).unwrap();
                 if urgency == Urgency::Now {
-                    assert!(batch.written().await);
+                    assert!(outcome(batch).await);
                 }
             }
         }));
@@ -192,7 +249,7 @@ async fn many_appenders_all_get_their_lines_written_whole_and_once() {
         task.await.unwrap();
     }
     drop(lines);
-    writer.join();
+    assert!(writer.join_within(WAIT));
     let text = batches(&rx).concat();
     let mut got: Vec<&str> = text.lines().collect();
     assert_eq!(got.len(), 1600);
