@@ -111,11 +111,14 @@ impl batch::Sink for Stderr {
         match self.dropped.swap(0, Ordering::Relaxed) {
             0 => {}
             n => {
-                let note = "log lines dropped: the log writer fell behind";
-                let _ = match self.format {
-                    LogFormat::Json => writeln!(err, r#"{{"level":"WARN","message":"{note}","dropped":{n}}}"#),
-                    LogFormat::Text => writeln!(err, " WARN {note} dropped={n}"),
+                let (stamp, note) = (json::timestamp(), "log lines dropped: the log writer fell behind");
+                let line = match self.format {
+                    LogFormat::Json => format!(
+                        "{{\"timestamp\":\"{stamp}\",\"level\":\"WARN\",\"message\":\"{note}\",\"dropped\":{n},\"target\":\"hsgate::logging\"}}\n"
+                    ),
+                    LogFormat::Text => format!("{stamp}  WARN hsgate::logging: {note} dropped={n}\n"),
                 };
+                err.write_all(line.as_bytes())?;
             }
         }
         err.flush()

@@ -2,14 +2,17 @@
 //!
 //! The same line as tracing-subscriber's `json().flatten_event(true)`
 //! (`timestamp`, `level`, the event's fields in order with `message` first,
-//! `target`), without building a map of the fields first, which cost more
-//! than everything else the gateway does for a log line. Spans are not
-//! written: hsgate opens none (a dependency's trace-level spans are left out).
+//! `target`; numbers as serde_json writes them; events of the `log` crate,
+//! such as rustls's, under their own target), without building a map of the
+//! fields first, which cost more than everything else the gateway does for a
+//! log line. Spans are not written: hsgate opens none (a dependency's debug-
+//! and trace-level spans are left out of the lines).
 
 use std::fmt::{self, Write};
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
+use tracing_log::NormalizeEvent as _;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
@@ -23,9 +26,10 @@ where
     N: for<'a> FormatFields<'a> + 'static,
 {
     fn format_event(&self, _: &FmtContext<'_, S, N>, mut w: Writer<'_>, event: &Event<'_>) -> fmt::Result {
-        let meta = event.metadata();
+        let normalized = event.normalized_metadata();
+        let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
         w.write_str("{\"timestamp\":\"")?;
-        write!(w, "{}", humantime::format_rfc3339_micros(std::time::SystemTime::now()))?;
+        write!(w, "{}", timestamp())?;
         w.write_str("\",\"level\":\"")?;
         w.write_str(meta.level().as_str())?;
         w.write_char('"')?;
@@ -36,6 +40,11 @@ where
         string(&mut w, meta.target())?;
         w.write_str("}\n")
     }
+}
+
+/// Now, as RFC 3339 with microseconds (a clock before 1970 says 1970).
+pub fn timestamp() -> humantime::Rfc3339Timestamp {
+    humantime::format_rfc3339_micros(std::time::SystemTime::now().max(std::time::UNIX_EPOCH))
 }
 
 /// Writes each field as `,"name":value`; the first error is kept.
@@ -75,8 +84,11 @@ impl Visit for Fields<'_, '_> {
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        // The shortest text that reads back as `value`; `null` for what JSON cannot hold.
-        self.field(field, |w| if value.is_finite() { write!(w, "{value}") } else { w.write_str("null") });
+        // serde_json's text for a number; `null` for what JSON cannot hold.
+        self.field(field, |w| match serde_json::Number::from_f64(value) {
+            Some(n) => write!(w, "{n}"),
+            None => w.write_str("null"),
+        });
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
@@ -115,7 +127,7 @@ impl<W: Write> Write for Escaped<'_, W> {
                 0x08 => Some("\\b"),
                 0x0c => Some("\\f"),
                 0..0x20 => None,
-                _ => continue,
+                0x20..=0xff => continue,
             };
             // `b` is ASCII: `i` is a character boundary.
             self.0.write_str(&text[plain..i])?;
