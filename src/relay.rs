@@ -76,14 +76,14 @@ pub fn relay(answer: UpstreamAnswer, redactor: &Redactor) -> Result<Relayed, Rel
         (body, probe)
     };
     let with_result = answer.status.is_success() && probe.is_object;
-    let (error_code, result) = probe.into_parts();
+    let (error_code, result) = probe.into_parts(with_result);
     Ok(Relayed {
         status: answer.status,
         content_type: answer.content_type.unwrap_or(HeaderValue::from_static("application/json")),
         body,
         redacted,
         error_code,
-        result: with_result.then_some(result),
+        result,
     })
 }
 

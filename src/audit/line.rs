@@ -12,38 +12,70 @@ use super::AuditRecord;
 
 /// Appends `record` and a newline to `out`.
 pub fn write(record: &AuditRecord, out: &mut Vec<u8>) {
+    // Every field named: a field added to the record and not written here does not compile.
+    let AuditRecord {
+        time,
+        kind,
+        phase,
+        request_id,
+        client_addr,
+        method,
+        path,
+        route,
+        subject,
+        issuer,
+        token_id,
+        grant,
+        profile,
+        customer_name,
+        user_name,
+        call_id,
+        notes_length,
+        redacted,
+        notes_hmac,
+        notes,
+        decision,
+        error_code,
+        status,
+        upstream_status,
+        duration_ms,
+        upstream_ms,
+        result,
+        client_cert,
+        trace_id,
+    } = record;
     let mut o = Object::open(out);
-    o.str("time", &record.time);
-    o.str("kind", record.kind);
-    o.str("phase", record.phase);
-    o.str("request_id", &record.request_id);
-    o.str("client_addr", &record.client_addr);
-    o.str("method", &record.method);
-    o.str("path", &record.path);
-    o.opt_str("route", record.route.as_deref());
-    o.opt_str("subject", record.subject.as_deref());
-    o.opt_str("issuer", record.issuer.as_deref());
-    o.opt_str("token_id", record.token_id.as_deref());
-    o.opt_str("grant", record.grant.as_deref());
-    o.opt_str("profile", record.profile.as_deref());
-    o.opt_str("customer_name", record.customer_name.as_deref());
-    o.opt_str("user_name", record.user_name.as_deref());
-    o.opt_str("call_id", record.call_id.as_deref());
-    o.opt_uint("notes_length", record.notes_length.map(|n| n as u64));
-    o.opt_bool("redacted", record.redacted);
-    o.opt_str("notes_hmac", record.notes_hmac.as_deref());
-    if let Some(notes) = &record.notes {
+    o.str("time", time);
+    o.str("kind", kind);
+    o.str("phase", phase);
+    o.str("request_id", request_id);
+    o.str("client_addr", client_addr);
+    o.str("method", method);
+    o.str("path", path);
+    o.opt_str("route", route.as_deref());
+    o.opt_str("subject", subject.as_deref());
+    o.opt_str("issuer", issuer.as_deref());
+    o.opt_str("token_id", token_id.as_deref());
+    o.opt_str("grant", grant.as_deref());
+    o.opt_str("profile", profile.as_deref());
+    o.opt_str("customer_name", customer_name.as_deref());
+    o.opt_str("user_name", user_name.as_deref());
+    o.opt_str("call_id", call_id.as_deref());
+    o.opt_uint("notes_length", notes_length.map(|n| n as u64));
+    o.opt_bool("redacted", *redacted);
+    o.opt_str("notes_hmac", notes_hmac.as_deref());
+    if let Some(notes) = notes {
         o.str("notes", notes);
     }
-    o.str("decision", record.decision);
-    o.opt_str("error_code", record.error_code.as_deref());
-    o.opt_uint("status", record.status.map(u64::from));
-    o.opt_uint("upstream_status", record.upstream_status.map(u64::from));
-    o.opt_float("duration_ms", record.duration_ms);
-    o.opt_float("upstream_ms", record.upstream_ms);
-    o.opt_value("result", record.result.as_ref());
-    o.opt_str("client_cert", record.client_cert.as_deref());
-    o.opt_str("trace_id", record.trace_id.as_deref());
+    o.str("decision", decision);
+    o.opt_str("error_code", error_code.as_deref());
+    o.opt_uint("status", status.map(u64::from));
+    o.opt_uint("upstream_status", upstream_status.map(u64::from));
+    o.opt_float("duration_ms", *duration_ms);
+    o.opt_float("upstream_ms", *upstream_ms);
+    o.opt_value("result", result.as_ref());
+    o.opt_str("client_cert", client_cert.as_deref());
+    o.opt_str("trace_id", trace_id.as_deref());
     o.close();
     out.push(b'\n');
 }

@@ -83,7 +83,8 @@ pub struct Exchange {
 }
 
 fn now_rfc3339() -> String {
-    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+    // A clock before 1970 says 1970 (humantime cannot write earlier times).
+    humantime::format_rfc3339_millis(SystemTime::now().max(SystemTime::UNIX_EPOCH)).to_string()
 }
 
 fn millis(d: std::time::Duration) -> f64 {

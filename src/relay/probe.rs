@@ -36,14 +36,17 @@ impl Probe {
         Some(probe)
     }
 
-    /// The `ResponseStatus.ErrorCode`, and the audit's `result`: the summary
-    /// fields, absent ones null.
-    pub fn into_parts(self) -> (Option<String>, Value) {
-        let mut m = serde_json::Map::with_capacity(SUMMARY.len());
-        for (name, value) in SUMMARY.iter().zip(self.summary) {
-            m.insert((*name).to_owned(), value.unwrap_or(Value::Null));
-        }
-        (self.error_code, Value::Object(m))
+    /// The `ResponseStatus.ErrorCode`, and (if `with_result`) the audit's
+    /// `result`: the summary fields, absent ones null.
+    pub fn into_parts(self, with_result: bool) -> (Option<String>, Option<Value>) {
+        let result = with_result.then(|| {
+            let mut m = serde_json::Map::with_capacity(SUMMARY.len());
+            for (name, value) in SUMMARY.iter().zip(self.summary) {
+                m.insert((*name).to_owned(), value.unwrap_or(Value::Null));
+            }
+            Value::Object(m)
+        });
+        (self.error_code, result)
     }
 }
 
