@@ -30,6 +30,7 @@ BUILD=${BUILD:-auto}                 # auto (if missing or older than src), alwa
 KEEP_TMP=${KEEP_TMP:-0}
 HSGATE_BIN=${HSGATE_BIN:-$ROOT/target/release/hsgate}
 GW_LOG_LEVEL=${GW_LOG_LEVEL:-info}   # info: hsgate logs one line per request; warn: only problems
+GW_WORKERS=${GW_WORKERS:-1}          # hsgate's worker threads: 1, as nginx runs `worker_processes 1`
 
 ISS="https://idp.bench.invalid"
 AUD="hsgate-bench"
@@ -212,7 +213,7 @@ render "$BENCH/hsgate.toml.in" hsgate.toml \
 mkdir -p "$TMP/audit" "$TMP/logs"   # both outside the watched config folder
 "$HSGATE" check --config "$TMP/hsgate.toml" >"$TMP/hsgate-check.log" 2>&1 \
     || { cat "$TMP/hsgate-check.log" >&2; die "hsgate check failed"; }
-"$HSGATE" serve --config "$TMP/hsgate.toml" --log-level "$GW_LOG_LEVEL" >"$TMP/logs/hsgate.stdout" 2>"$TMP/logs/hsgate.log" &
+"$HSGATE" serve --config "$TMP/hsgate.toml" --log-level "$GW_LOG_LEVEL" --worker-threads "$GW_WORKERS" >"$TMP/logs/hsgate.stdout" 2>"$TMP/logs/hsgate.log" &
 GW_PID=$!
 PIDS+=("$GW_PID")
 
@@ -393,7 +394,7 @@ gw_ver=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
 {
     echo "hsgate_build=$gw_ver (binary $(date -u -r "$HSGATE_BIN" '+%F %T') UTC)${STALE:+ [$STALE]}"
     echo "nginx=$("$NGINX" -v 2>&1 | sed 's/.*: //')  wrk=$("$WRK" --version 2>&1 | head -1 | awk '{print $2}')  cores=$(nproc)  loadavg_before=$LOAD_BEFORE  loadavg_after=$(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "settings=ROUNDS=$ROUNDS DURATION=${DURATION}s LEVELS=\"$LEVELS\" NGINX_KEEPALIVE=$NGINX_KEEPALIVE FRESH_LEVEL=$FRESH_LEVEL FRESH_ROUNDS=$FRESH_ROUNDS"
+    echo "settings=ROUNDS=$ROUNDS DURATION=${DURATION}s LEVELS=\"$LEVELS\" NGINX_KEEPALIVE=$NGINX_KEEPALIVE FRESH_LEVEL=$FRESH_LEVEL FRESH_ROUNDS=$FRESH_ROUNDS GW_WORKERS=$GW_WORKERS GW_LOG_LEVEL=$GW_LOG_LEVEL"
     echo "gw_hwm_kb=$gw_hwm"
     echo "gw_rss_kb=$gw_rss"
     echo "gw_threads=$threads_gw"

@@ -26,6 +26,9 @@ enum Command {
         /// Config file (TOML).
         #[arg(long, env = "HSGATE_CONFIG")]
         config: PathBuf,
+        /// Threads that serve requests [default: the CPUs this process may use, cgroup limits included].
+        #[arg(long, env = "HSGATE_WORKER_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024))]
+        worker_threads: Option<u16>,
     },
     /// Load and validate the config, resolve every secret and print a summary without secrets; exit 0 if it would serve.
     Check {
@@ -57,9 +60,9 @@ fn main() -> ExitCode {
     let mut guard = None;
     let mut log = |default| guard = Some(logging::init(&cli.log, default));
     let code = match cli.command {
-        Command::Serve { config } => {
+        Command::Serve { config, worker_threads } => {
             log(LogFormat::Json);
-            block_on(commands::serve(&config))
+            block_on_with(worker_threads, commands::serve(&config))
         }
         Command::Check { config } => {
             log(LogFormat::Text);
@@ -127,7 +130,16 @@ fn print_bytes(bytes: &[u8]) -> ExitCode {
 }
 
 fn block_on(work: impl Future<Output = Result<(), Fatal>>) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    block_on_with(None, work)
+}
+
+/// `work` on a multi-threaded runtime of `workers` threads (tokio's default when `None`).
+fn block_on_with(workers: Option<u16>, work: impl Future<Output = Result<(), Fatal>>) -> ExitCode {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = workers {
+        builder.worker_threads(usize::from(n));
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return fail(&Fatal::Other(format!("cannot start the async runtime: {e}"))),
     };

@@ -351,3 +351,25 @@ async fn explain_gives_the_gateways_answer_case_by_case() {
     }
     env.assert_no_leaks().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_threads_are_the_flags_or_the_cpus_this_process_may_use() {
+    let (fx, _sim) = served_fixture().await;
+    let mut one = serve_with(&fx.config_path, &["--worker-threads", "1"]).await;
+    assert_eq!(one.serving["worker_threads"], 1, "{}", one.serving);
+    let ok = Req::new("POST", PATH)
+        .header("Authorization", &format!("Bearer {}", fx.token(SUB)))
+        .header("Content-Type", "application/json")
+        .json(&json!({"Id": "call-1001", "Notes": "one worker"}));
+    assert_eq!(exchange(one.addr, &ok.to_bytes()).await.status, 200, "one worker serves");
+    drain_logs(&mut one).await;
+
+    let mut default = serve(&fx.config_path).await;
+    let cpus = std::thread::available_parallelism().unwrap().get();
+    assert_eq!(default.serving["worker_threads"], cpus, "{}", default.serving);
+    drain_logs(&mut default).await;
+
+    let zero = run(&["serve", "--config", &path_str(&fx.config_path), "--worker-threads", "0"]).await;
+    assert_eq!(zero.status.code(), Some(2), "{}", zero.stderr);
+    assert!(zero.stderr.contains("--worker-threads"), "{}", zero.stderr);
+}

@@ -110,7 +110,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let admin = tokio::spawn(admin::serve(admin_listener, shared.clone()));
     shared.set_started();
     let scheme = if settings.tls.is_some() { "https" } else { "http" };
-    tracing::info!(%addr, %admin_addr, scheme, "hsgate serving");
+    let worker_threads = tokio::runtime::Handle::current().metrics().num_workers();
+    tracing::info!(%addr, %admin_addr, scheme, worker_threads, "hsgate serving");
     Ok(Running {
         addr,
         admin_addr,

@@ -65,6 +65,8 @@ pub struct Served {
     pub admin: std::net::SocketAddr,
     pub logs: mpsc::UnboundedReceiver<String>,
     pub stdout: Option<tokio::process::ChildStdout>,
+    /// The `hsgate serving` log line.
+    pub serving: Value,
 }
 
 /// The binary running with `args`, stdout and stderr piped, killed on drop.
@@ -110,7 +112,7 @@ pub async fn serve_with(config: &Path, args: &[&str]) -> Served {
         if v["message"] == "hsgate serving" {
             let addr = v["addr"].as_str().expect("addr field").parse().unwrap();
             let admin = v["admin_addr"].as_str().expect("admin_addr field").parse().unwrap();
-            return Served { child, addr, admin, logs, stdout };
+            return Served { child, addr, admin, logs, stdout, serving: v };
         }
     }
 }
