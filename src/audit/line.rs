@@ -159,13 +159,31 @@ impl<'a> Object<'a> {
 
 /// A JSON string: copied whole when nothing in it needs an escape.
 fn string(out: &mut Vec<u8>, value: &str) {
-    if value.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    if !needs_escape(value.as_bytes()) {
         out.push(b'"');
         out.extend_from_slice(value.as_bytes());
         out.push(b'"');
     } else {
         serialize(out, value);
     }
+}
+
+/// Whether JSON escapes any of `bytes` (a control character, `"` or `\\`),
+/// eight bytes at a time.
+fn needs_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Exact for the word as a whole: some byte of `x` is below `n` (n <= 0x80).
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGHS != 0;
+    let has = |x: u64, b: u8| below(x ^ (ONES * u64::from(b)), 1);
+    let mut words = bytes.chunks_exact(8);
+    let special = |x: u64| below(x, 0x20) || has(x, b'"') || has(x, b'\\');
+    let in_words = words.by_ref().any(|w| {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(w);
+        special(u64::from_ne_bytes(word))
+    });
+    in_words || words.remainder().iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 fn serialize<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {

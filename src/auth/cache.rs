@@ -22,9 +22,9 @@ use siphasher::sip128::{Hasher128 as _, SipHasher24};
 use super::Claims;
 
 /// Entries at most (about).
-const MAX_ENTRIES: usize = 10_000;
+const MAX_ENTRIES: usize = 4_096;
 /// Bytes at most (estimated from the token sizes).
-const MAX_BYTES: u64 = 16 * 1024 * 1024;
+const MAX_BYTES: u64 = 8 * 1024 * 1024;
 
 /// The cache key: the token's keyed 128-bit hash.
 pub type TokenKey = u128;

@@ -70,6 +70,21 @@ fn nulls_notes_and_odd_numbers_are_what_serde_writes() {
     }
 }
 
+#[test]
+fn every_byte_that_needs_an_escape_is_found_wherever_it_is() {
+    let scalar = |bytes: &[u8]| bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
+    for b in 0..=255u8 {
+        for at in 0..19 {
+            let mut bytes = vec![b'a'; 19];
+            bytes[at] = b;
+            assert_eq!(needs_escape(&bytes), scalar(&bytes), "byte {b:#04x} at {at}");
+            // Next to bytes of multi-byte characters too.
+            bytes.iter_mut().enumerate().filter(|(i, _)| *i != at).for_each(|(_, x)| *x = 0xc3);
+            assert_eq!(needs_escape(&bytes), scalar(&bytes), "byte {b:#04x} at {at} among 0xc3");
+        }
+    }
+}
+
 proptest! {
     #[test]
     fn any_strings_are_written_as_serde_writes_them(
