@@ -10,6 +10,13 @@ use serde_json::Value;
 
 use super::AuditRecord;
 
+impl AuditRecord {
+    /// Appends the record's JSON line (with its newline) to `out`.
+    pub fn write_line(&self, out: &mut Vec<u8>) {
+        write(self, out);
+    }
+}
+
 /// Appends `record` and a newline to `out`.
 pub fn write(record: &AuditRecord, out: &mut Vec<u8>) {
     // Every field named: a field added to the record and not written here does not compile.
