@@ -156,12 +156,8 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Waits for the writer thread to end (once the buffer is closed).
-    pub fn join(self) {
-        let _ = self.ended.recv();
-    }
-
-    /// Like `join`, giving up after `wait` (a sink that blocks must not hang the exit); `true` if it ended.
+    /// Waits for the writer thread to end (once the buffer is closed), giving
+    /// up after `wait` (a sink that blocks must not hang the exit); `true` if it ended.
     pub fn join_within(self, wait: Duration) -> bool {
         use std::sync::mpsc::RecvTimeoutError;
         match self.ended.recv_timeout(wait) {
