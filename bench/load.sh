@@ -25,6 +25,7 @@ FRESH_LEVEL=${FRESH_LEVEL:-64:2}
 FRESH_ROUNDS=${FRESH_ROUNDS:-$ROUNDS}
 FRESH_TOKEN_COUNT=${FRESH_TOKEN_COUNT:-auto}  # auto: enough that no token repeats
 NGINX_KEEPALIVE=${NGINX_KEEPALIVE:-64}        # nginx upstream `keepalive` pool
+UPSTREAM_HTTP2=${UPSTREAM_HTTP2:-1}  # 1: the upstream offers h2 beside HTTP/1.1 (as IIS does); 0: HTTP/1.1 only
 WRK_TIMEOUT=${WRK_TIMEOUT:-5s}
 BUILD=${BUILD:-auto}                 # auto (if missing or older than src), always, never
 KEEP_TMP=${KEEP_TMP:-0}
@@ -38,6 +39,8 @@ SUB="svc-bench"
 
 say() { printf '%s\n' "$*" >&2; }
 die() { say "load.sh: $*"; exit 1; }
+
+case $UPSTREAM_HTTP2 in 0 | 1) ;; *) die "UPSTREAM_HTTP2 must be 0 or 1, not '$UPSTREAM_HTTP2'" ;; esac
 
 for tool in nginx wrk openssl python3 curl; do
     command -v "$tool" >/dev/null || die "$tool not found"
@@ -190,7 +193,8 @@ mkdir -p nginx-up nginx-proxy
 chmod 755 nginx-up nginx-proxy
 render "$BENCH/nginx-upstream.conf.in" nginx-up/nginx.conf \
     DIR="$TMP/nginx-up" PORT="$UP_PORT" STATUS_PORT="$UP_STATUS_PORT" \
-    CERT="$TMP/up.pem" KEY="$TMP/up.key" BODY="<$BENCH/call_record.json"
+    CERT="$TMP/up.pem" KEY="$TMP/up.key" BODY="<$BENCH/call_record.json" \
+    LISTEN_PARAMS="$([ "$UPSTREAM_HTTP2" = 1 ] && echo "ssl http2" || echo ssl)"
 "$NGINX" -p "$TMP/nginx-up" -c "$TMP/nginx-up/nginx.conf" -e "$TMP/nginx-up/error.log" -t \
     >"$TMP/nginx-up/test.log" 2>&1 || { cat "$TMP/nginx-up/test.log" >&2; die "upstream nginx config"; }
 "$NGINX" -p "$TMP/nginx-up" -c "$TMP/nginx-up/nginx.conf" -e "$TMP/nginx-up/error.log" &
@@ -394,7 +398,7 @@ gw_ver=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
 {
     echo "hsgate_build=$gw_ver (binary $(date -u -r "$HSGATE_BIN" '+%F %T') UTC)${STALE:+ [$STALE]}"
     echo "nginx=$("$NGINX" -v 2>&1 | sed 's/.*: //')  wrk=$("$WRK" --version 2>&1 | head -1 | awk '{print $2}')  cores=$(nproc)  loadavg_before=$LOAD_BEFORE  loadavg_after=$(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "settings=ROUNDS=$ROUNDS DURATION=${DURATION}s LEVELS=\"$LEVELS\" NGINX_KEEPALIVE=$NGINX_KEEPALIVE FRESH_LEVEL=$FRESH_LEVEL FRESH_ROUNDS=$FRESH_ROUNDS GW_WORKERS=$GW_WORKERS GW_LOG_LEVEL=$GW_LOG_LEVEL"
+    echo "settings=ROUNDS=$ROUNDS DURATION=${DURATION}s LEVELS=\"$LEVELS\" NGINX_KEEPALIVE=$NGINX_KEEPALIVE UPSTREAM_HTTP2=$UPSTREAM_HTTP2 FRESH_LEVEL=$FRESH_LEVEL FRESH_ROUNDS=$FRESH_ROUNDS GW_WORKERS=$GW_WORKERS GW_LOG_LEVEL=$GW_LOG_LEVEL"
     echo "gw_hwm_kb=$gw_hwm"
     echo "gw_rss_kb=$gw_rss"
     echo "gw_threads=$threads_gw"
