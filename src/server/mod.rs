@@ -35,11 +35,8 @@ pub use activity::{Expiry, Limits};
 
 /// Largest request head hyper buffers (SPEC: heads up to 32 KiB are accepted).
 const MAX_HEAD_BYTES: usize = 64 * 1024;
-/// Header fields per HTTP/1 head: the 1,024 an HTTP/2 header list of
-/// `MAX_HEADER_LIST` holds with 32 KiB of names and values. hyper allocates
-/// room for all of them on every request (48 bytes a field): 8,192 cost
-/// 384 KiB a request, which glibc handed back to the kernel and faulted in again.
-const MAX_HEAD_FIELDS: usize = 1024;
+/// Header fields per HTTP/1 head: as many as fit in 32 KiB (`a:\r\n` is the smallest field).
+const MAX_HEAD_FIELDS: usize = 32 * 1024 / 4;
 /// HTTP/2 header list (name + value + 32 bytes per field, RFC 9113): a 32 KiB head of up to 1,024 fields.
 const MAX_HEADER_LIST: u32 = 32 * 1024 + 32 * 1024;
 /// While at the cap, how often idle connections are asked again to make room.
