@@ -101,7 +101,8 @@ struct Pending {
     /// Someone waits for the pending batch (a `Now` line, a flush, a reopen).
     urgent: bool,
     reopen: bool,
-    /// The writer is waiting on `wake` (only then is a notify worth a syscall).
+    /// The writer is waiting on `wake` and nobody has woken it yet (only
+    /// then is a notify worth a syscall).
     writer_idle: bool,
     /// The writer found nothing for a while and stopped looking every
     /// `linger`: any append wakes it.
@@ -116,6 +117,15 @@ struct Shared {
     room: tokio::sync::Notify,
     limits: Limits,
     refused: AtomicU64,
+}
+
+impl Pending {
+    /// Whether to wake the writer: only if it waits, and only once. The
+    /// waker clears `writer_idle` (under the lock), so the appends that come
+    /// before the writer runs again do not each make a `futex` call.
+    fn take_wake(&mut self) -> bool {
+        std::mem::take(&mut self.writer_idle)
+    }
 }
 
 impl Shared {
@@ -224,7 +234,7 @@ impl Lines {
         if p.bytes.len() + line.len() > limits.capacity {
             // Someone waits for room: the writer should make it now.
             p.urgent = true;
-            let wake = p.writer_idle;
+            let wake = p.take_wake();
             drop(p);
             if wake {
                 self.shared.wake.notify_one();
@@ -234,7 +244,8 @@ impl Lines {
         p.bytes.extend_from_slice(line);
         p.urgent |= urgency == Urgency::Now;
         let batch = p.batch.clone();
-        let wake = p.writer_idle && (p.urgent || p.writer_asleep || p.bytes.len() >= limits.high_water);
+        let due = p.urgent || p.writer_asleep || p.bytes.len() >= limits.high_water;
+        let wake = due && p.take_wake();
         drop(p);
         if wake {
             self.shared.wake.notify_one();
@@ -282,7 +293,7 @@ impl Lines {
         p.urgent = true;
         p.reopen |= reopen;
         let batch = p.batch.clone();
-        let wake = p.writer_idle;
+        let wake = p.take_wake();
         drop(p);
         if wake {
             self.shared.wake.notify_one();

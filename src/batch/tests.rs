@@ -263,3 +263,37 @@ async fn many_appenders_all_get_their_lines_written_whole_and_once() {
         assert_eq!(mine, (0..200).collect::<Vec<_>>());
     }
 }
+
+#[test]
+fn a_waiting_writer_is_woken_once_until_it_waits_again() {
+    let mut p = Pending {
+        bytes: Vec::new(),
+        batch: Batch::new(),
+        urgent: true,
+        reopen: false,
+        writer_idle: true,
+        writer_asleep: false,
+        closed: false,
+    };
+    assert!(p.take_wake(), "the first append wakes a waiting writer");
+    assert!(!p.take_wake(), "later appends leave the woken writer alone");
+    assert!(!p.writer_idle);
+    // What `take` does when it waits again.
+    p.writer_idle = true;
+    assert!(p.take_wake());
+}
+
+#[tokio::test]
+async fn appends_while_the_writer_is_being_woken_all_go_out() {
+    let (lines, _writer, seen) = probe(false, None, limits(Duration::from_secs(60)));
+    idle(&lines);
+    // A burst of waited-for lines: only the first one wakes the writer, and
+    // every one of them is still written and acknowledged.
+    let waited: Vec<_> = (0..50).map(|i| lines.append(format!("n{i}\n").as_bytes(), Urgency::Now).unwrap()).collect();
+    for batch in waited {
+        assert!(outcome(batch).await);
+    }
+    let written: String = batches(&seen).concat();
+    let expected: String = (0..50).map(|i| format!("n{i}\n")).collect();
+    assert_eq!(written, expected);
+}
