@@ -17,8 +17,7 @@ impl AuditRecord {
     }
 }
 
-/// Appends `record` and a newline to `out`.
-pub fn write(record: &AuditRecord, out: &mut Vec<u8>) {
+fn write(record: &AuditRecord, out: &mut Vec<u8>) {
     // Every field named: a field added to the record and not written here does not compile.
     let AuditRecord {
         time,

@@ -139,7 +139,7 @@ impl Exchange {
     fn line(record: &AuditRecord) -> Vec<u8> {
         // Sized for a whole record at once: growing from serde_json's default reallocates several times.
         let mut line = Vec::with_capacity(LINE_CAPACITY);
-        super::line::write(record, &mut line);
+        record.write_line(&mut line);
         line
     }
 
