@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::header::{HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
+use hyper::header::{HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -21,6 +21,9 @@ use tokio::sync::Semaphore;
 
 /// Largest HostedSuite answer the gateway reads (a CallRecordInfo is a few KiB).
 pub const MAX_UPSTREAM_BODY: usize = 4 * 1024 * 1024;
+
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
 /// The `User-Agent` sent upstream.
 pub const USER_AGENT_VALUE: &str = concat!("hsgate/", env!("CARGO_PKG_VERSION"));
@@ -119,18 +122,7 @@ impl Upstream {
         deadline: Instant,
         timeout: Duration,
     ) -> Result<UpstreamAnswer, UpstreamError> {
-        let mut request = Request::builder()
-            .method(Method::POST)
-            .uri(uri.clone())
-            .header(CONTENT_TYPE, "application/json")
-            .header(ACCEPT, "application/json")
-            .header(USER_AGENT, USER_AGENT_VALUE)
-            .header("x-request-id", request_id)
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| UpstreamError::Unavailable(format!("bad request: {e}")))?;
-        if let Some(value) = traceparent {
-            request.headers_mut().insert("traceparent", value.clone());
-        }
+        let request = request(uri, body, request_id, traceparent)?;
         let until = deadline.min(Instant::now() + timeout);
         let slots = self.host_slots(uri).ok_or_else(|| UpstreamError::Unavailable("no host in the URI".into()))?;
         let exchange = async {
@@ -153,6 +145,36 @@ impl Upstream {
         };
         tokio::time::timeout_at(until, exchange).await.unwrap_or(Err(UpstreamError::Timeout))
     }
+}
+
+/// The request HostedSuite receives (SPEC §4): the fixed headers are
+/// static, and the per-request ones (`X-Request-Id`, `traceparent`) are
+/// marked sensitive, which over HTTP/2 sends them as never-indexed literals:
+/// a value seen once would otherwise be entered in both sides' HPACK tables,
+/// and every later request would compare its id against the ids there.
+fn request(
+    uri: &hyper::Uri,
+    body: Vec<u8>,
+    request_id: &str,
+    traceparent: Option<&HeaderValue>,
+) -> Result<Request<Full<Bytes>>, UpstreamError> {
+    let mut id =
+        HeaderValue::from_str(request_id).map_err(|e| UpstreamError::Unavailable(format!("bad request id: {e}")))?;
+    id.set_sensitive(true);
+    let mut request = Request::new(Full::new(Bytes::from(body)));
+    *request.method_mut() = Method::POST;
+    *request.uri_mut() = uri.clone();
+    let headers = request.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+    headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+    headers.insert(X_REQUEST_ID, id);
+    if let Some(value) = traceparent {
+        let mut value = value.clone();
+        value.set_sensitive(true);
+        headers.insert(TRACEPARENT, value);
+    }
+    Ok(request)
 }
 
 /// Whether hyper refused an HTTP/1 answer's head: a status line with no
@@ -180,4 +202,38 @@ fn chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_upstream_request_carries_the_spec_headers_and_marks_the_per_request_ones_sensitive() {
+        let uri: hyper::Uri = "https://hs.example/api/calls/update".parse().unwrap();
+        let traceparent = HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+        let built = request(&uri, b"{}".to_vec(), "rid-1", Some(&traceparent)).unwrap();
+        assert_eq!((built.method(), built.uri()), (&Method::POST, &uri));
+        let headers = built.headers();
+        let mut names: Vec<&str> = headers.keys().map(|n| n.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["accept", "content-type", "traceparent", "user-agent", "x-request-id"]);
+        assert_eq!(headers["content-type"], "application/json");
+        assert_eq!(headers["accept"], "application/json");
+        assert_eq!(headers["user-agent"], format!("hsgate/{}", env!("CARGO_PKG_VERSION")).as_str());
+        assert_eq!(headers["x-request-id"], "rid-1");
+        assert_eq!(headers["traceparent"], traceparent);
+        let sensitive: Vec<&str> = headers.iter().filter(|(_, v)| v.is_sensitive()).map(|(n, _)| n.as_str()).collect();
+        assert_eq!(sensitive.len(), 2, "only the per-request values: {sensitive:?}");
+        assert!(sensitive.contains(&"x-request-id") && sensitive.contains(&"traceparent"));
+    }
+
+    #[test]
+    fn no_traceparent_is_sent_unless_given_and_a_bad_id_is_refused() {
+        let uri: hyper::Uri = "https://hs.example/api/calls/update".parse().unwrap();
+        let built = request(&uri, Vec::new(), "rid-2", None).unwrap();
+        assert!(!built.headers().contains_key("traceparent"));
+        assert!(request(&uri, Vec::new(), "bad\nid", None).is_err());
+    }
 }

@@ -20,6 +20,7 @@ use serde_json::json;
 #[derive(Default)]
 struct Seen {
     versions: Mutex<Vec<hyper::Version>>,
+    request_ids: Mutex<Vec<String>>,
     in_flight: AtomicUsize,
     most_at_once: AtomicUsize,
 }
@@ -42,6 +43,8 @@ async fn upstream(pki: &TestPki, alpn: &[&[u8]], delay: Duration) -> (String, Ar
                     let state = state.clone();
                     async move {
                         state.versions.lock().unwrap().push(req.version());
+                        let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+                        state.request_ids.lock().unwrap().push(id.to_owned());
                         let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
                         state.most_at_once.fetch_max(now, Ordering::SeqCst);
                         tokio::time::sleep(delay).await;
@@ -82,11 +85,16 @@ async fn http2_is_used_where_the_host_offers_it_and_never_when_told_not_to() {
         let pki = TestPki::generate().unwrap();
         let (url, seen) = upstream(&pki, alpn, Duration::ZERO).await;
         let env = env_for(pki, url, setting, "").await;
+        let mut ids = Vec::new();
         for _ in 0..3 {
-            assert_eq!(env.update(SUB, "call-1001", "x").await.status, 200, "{setting}");
+            let answer = env.update(SUB, "call-1001", "x").await;
+            assert_eq!(answer.status, 200, "{setting}");
+            ids.push(answer.request_id());
         }
         let versions = seen.versions.lock().unwrap().clone();
         assert_eq!(versions, vec![want; 3], "{setting} with ALPN {alpn:?}");
+        // Over HTTP/2 the ids go as never-indexed literals: each one arrives whole.
+        assert_eq!(*seen.request_ids.lock().unwrap(), ids, "{setting}: the upstream saw each request's own id");
     }
 }
 
