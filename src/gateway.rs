@@ -21,6 +21,7 @@ use crate::auth::{self, Claims, TokenError};
 use crate::config::{Config, Profile};
 use crate::error::{Answer, Extra, GatewayError};
 use crate::inject::CallerFields;
+use crate::metrics::RouteMetrics;
 use crate::metrics::UpstreamFailure;
 use crate::relay::{self, RelayError, Relayed};
 use crate::routes::Route;
@@ -93,13 +94,45 @@ pub async fn handle(
     let status = response.status().as_u16();
     let route = exchange.record.route.as_deref().unwrap_or(NO_ROUTE);
     let elapsed = started.elapsed();
-    match runtime.route_metrics(route) {
-        Some(m) => m.request(status, elapsed.as_secs_f64()),
-        None => shared.metrics.request(route, status, elapsed.as_secs_f64()),
-    }
     log_answer(&exchange.record, route, status, elapsed);
+    let counters = Counters::of(&runtime, route);
     exchange.finish(status).await;
+    // Counted after the last await: a task that shutdown ends before this
+    // point is counted once, with the answer its caller gets instead.
+    counters.request(&shared, status, elapsed);
     response
+}
+
+/// Where one answer is counted (`hsgate_requests_total`,
+/// `hsgate_request_duration_seconds`): the route's handles, or, for a route
+/// the config in force does not know, its label.
+enum Counters<'a> {
+    Route(&'a RouteMetrics),
+    Label(String),
+}
+
+impl<'a> Counters<'a> {
+    fn of(runtime: &'a Runtime, route: &str) -> Counters<'a> {
+        match runtime.route_metrics(route) {
+            Some(m) => Counters::Route(m),
+            None => Counters::Label(route.to_owned()),
+        }
+    }
+
+    fn request(&self, shared: &Shared, status: u16, elapsed: std::time::Duration) {
+        match self {
+            Counters::Route(m) => m.request(status, elapsed.as_secs_f64()),
+            Counters::Label(route) => shared.metrics.request(route, status, elapsed.as_secs_f64()),
+        }
+    }
+}
+
+/// A request whose task ended without its answer (it panicked, or shutdown
+/// ended it): counted under the route its path names.
+pub fn count_unanswered(shared: &Shared, path: &str, status: u16, elapsed: std::time::Duration) {
+    let runtime = shared.runtime.load();
+    let route = runtime.config.routes.by_path(path).map_or(NO_ROUTE, |m| m.route.name.as_str());
+    Counters::of(&runtime, route).request(shared, status, elapsed);
 }
 
 /// The one log line of every request (no span: events inside a request

@@ -136,11 +136,17 @@ async fn a_request_slower_than_the_grace_is_ended_with_its_response_record() {
     wait_in_flight(&env, "drain-cut-1").await;
 
     let running = env.running.take().unwrap();
+    let shared = running.shared.clone();
     let began = Instant::now();
     tokio::time::timeout(WAIT, running.shutdown()).await.expect("shutdown did not return after the grace");
     let took = began.elapsed();
     assert!(took >= Duration::from_millis(300), "shutdown did not give the request its grace ({took:?})");
     assert!(took < slow, "shutdown waited for the slow answer ({took:?})");
+
+    // Counted once, with the answer the caller got, under the route its path names.
+    let metrics = shared.metrics.render();
+    let counted: Vec<&str> = metrics.lines().filter(|l| l.starts_with("hsgate_requests_total{")).collect();
+    assert_eq!(counted, ["hsgate_requests_total{route=\"calls.update\",status=\"503\"} 1"], "{metrics}");
 
     // The response record was written when the request was ended, and flushed.
     let responses = records(&env, "drain-cut-1", "response");

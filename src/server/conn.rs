@@ -97,10 +97,20 @@ where
         let guard = watched.request(req.version() == Version::HTTP_2);
         let request_id = gateway::request_id(req.headers());
         // Boxed: the request's state is large, and a task moves its future around.
+        // Kept for the count of a request whose task ends without its answer.
+        let (uri, started) = (req.uri().clone(), Instant::now());
         let handling = Box::pin(gateway::handle(shared.clone(), req, caller.clone(), request_id.clone()));
         let task = shared.in_flight.spawn(handling);
+        let shared = shared.clone();
         async move {
-            let response = answer_of(task.await, &request_id);
+            let response = match task.await {
+                Ok(Some(response)) => response,
+                unanswered => {
+                    let response = answer_of(unanswered, &request_id);
+                    gateway::count_unanswered(&shared, uri.path(), response.status().as_u16(), started.elapsed());
+                    response
+                }
+            };
             let guard = guard.answered(Instant::now());
             Ok::<_, Infallible>(response.map(|body| TrackedBody::new(body, guard)))
         }
@@ -162,7 +172,8 @@ fn answer_of(
     joined: Result<Option<gateway::GatewayResponse>, JoinError>,
     request_id: &str,
 ) -> gateway::GatewayResponse {
-    // The task's own log line and metrics did not happen: these answers get theirs here.
+    // The task's own log line did not happen: these answers get theirs here
+    // (and their count, from the caller).
     let error = match joined {
         Ok(Some(response)) => return response,
         // Ended by shutdown after the grace: the connection is being closed too.
