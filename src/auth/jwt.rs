@@ -119,7 +119,7 @@ fn time_claim(claims: &Map<String, Value>, name: &'static str) -> Result<Option<
 /// The claim rules (time, issuer, audience, required claims) at time `now`.
 pub fn check_claims(auth: &AuthSettings, claims: &Map<String, Value>, now: f64) -> Result<(), TokenError> {
     let leeway = auth.leeway.as_secs_f64();
-    let exp = time_claim(claims, "exp")?.ok_or(TokenError::MissingClaim("exp".into()))?;
+    let exp = time_claim(claims, "exp")?.ok_or_else(|| TokenError::MissingClaim("exp".into()))?;
     if now > exp + leeway {
         return Err(TokenError::Expired);
     }
@@ -131,7 +131,7 @@ pub fn check_claims(auth: &AuthSettings, claims: &Map<String, Value>, now: f64) 
         return Err(TokenError::IssuedInFuture);
     }
     if let Some(max) = auth.max_token_lifetime {
-        let iat = iat.ok_or(TokenError::MissingClaim("iat".into()))?;
+        let iat = iat.ok_or_else(|| TokenError::MissingClaim("iat".into()))?;
         if exp - iat > max.as_secs_f64() {
             return Err(TokenError::LifetimeTooLong);
         }
