@@ -96,7 +96,7 @@ pub async fn run(args: &ExplainArgs) -> Result<Report, Fatal> {
             .configure(Some(settings), &store, &Arc::new(Metrics::new()))
             .map_err(|e| Fatal::Other(format!("auth.jwks_url: {e}")))?;
         let fetched = match source.current() {
-            Some(jwks) => jwks.refetch().await && store.fetched_len() > 0,
+            Some(jwks) => jwks.refetch(None).await && store.fetched_len() > 0,
             None => false,
         };
         notes.push(if fetched {

@@ -171,7 +171,7 @@ async fn try_handle(
         shared.metrics.auth_failure("missing_token");
         GatewayError::MissingToken(why)
     })?;
-    let claims = verify(shared, config, token, deadline).await.inspect_err(|e| {
+    let claims = verify(shared, config, token, deadline, &ex.record.request_id).await.inspect_err(|e| {
         shared.metrics.auth_failure(e.reason());
     })?;
     ex.record.subject = claims.subject().map(str::to_owned);
@@ -219,7 +219,13 @@ async fn try_handle(
 /// taken from the cache, its claim rules (time included) checked again; else
 /// its signature is verified, and a `kid` no key has may refetch `jwks_url`
 /// once (rate-limited there) before it is refused.
-async fn verify(shared: &Shared, config: &Config, token: &str, deadline: Instant) -> Result<Arc<Claims>, TokenError> {
+async fn verify(
+    shared: &Shared,
+    config: &Config,
+    token: &str,
+    deadline: Instant,
+    request_id: &str,
+) -> Result<Arc<Claims>, TokenError> {
     let now = auth::jwt::unix_now();
     let keys = shared.keys.current();
     let cache_key = shared.tokens.key(token);
@@ -240,7 +246,7 @@ async fn verify(shared: &Shared, config: &Config, token: &str, deadline: Instant
     let (claims, keys) = match auth::verify(&config.auth, &keys, token, now) {
         Err(TokenError::UnknownKey) => {
             let Some(jwks) = shared.jwks.current() else { return Err(TokenError::UnknownKey) };
-            match tokio::time::timeout_at(deadline, jwks.refetch()).await {
+            match tokio::time::timeout_at(deadline, jwks.refetch(Some(request_id))).await {
                 Ok(true) => {
                     let keys = shared.keys.current();
                     (auth::verify(&config.auth, &keys, token, auth::jwt::unix_now())?, keys)

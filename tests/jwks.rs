@@ -150,6 +150,33 @@ async fn wait_metric(env: &TestEnv, line: &str) {
     }
 }
 
+/// Everything this test binary logs, as JSON lines (one global subscriber:
+/// the gateway's tasks log from the runtime's worker threads).
+fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
+    static LOGS: std::sync::OnceLock<Arc<Mutex<Vec<u8>>>> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let sink = logs.clone();
+        let writer = move || Capture(sink.clone());
+        let subscriber = tracing_subscriber::fmt().json().with_writer(writer).finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
+        logs
+    })
+    .clone()
+}
+
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 async fn post(env: &TestEnv, token: &str) -> Resp {
     env.post(token, &json!({"Id": "call-1001", "Notes": "jwks"})).await
 }
@@ -174,8 +201,21 @@ async fn keys_are_fetched_at_start_and_a_rotated_key_is_found_through_its_unknow
     // The IdP rotates: b replaces a.
     server.set(Answer::keys(&[&b]));
     after_min_refetch(&server).await;
-    assert_eq!(post(&env, &b.token(&env)).await.status, 200, "b's kid is unknown: one refetch finds it");
+    let logs = captured_logs();
+    let rotated = post(&env, &b.token(&env)).await;
+    assert_eq!(rotated.status, 200, "b's kid is unknown: one refetch finds it");
     assert_eq!(server.fetches(), 2);
+    // The refetch's log line names the request that made it.
+    let text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    let fetched: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["fields"]["message"] == "JWKS fetched")
+        .collect();
+    let by_request: Vec<&Value> =
+        fetched.iter().filter(|l| l["fields"]["request_id"] == rotated.request_id()).collect();
+    assert_eq!(by_request.len(), 1, "{fetched:?}");
+    assert_eq!(by_request[0]["fields"]["keys"], 1);
     let resp = post(&env, &a.token(&env)).await;
     assert_error(&resp, 401, "InvalidToken", "a's key is gone after the rotation");
     let resp = post(&env, &a_token).await;

@@ -150,20 +150,21 @@ impl Jwks {
         Ok(n)
     }
 
-    /// A fetch under the gate, counted and logged; true on success.
-    async fn fetch_counted(&self) -> bool {
+    /// A fetch under the gate, counted and logged (with the id of the
+    /// request that asked for it, if one did); true on success.
+    async fn fetch_counted(&self, request_id: Option<&str>) -> bool {
         let result = self.fetch().await;
         self.fetches.fetch_add(1, Ordering::SeqCst);
         match result {
             Ok(n) => {
                 self.metrics.jwks_fetch("success");
                 self.metrics.jwks_keys.set(i64::try_from(n).unwrap_or(i64::MAX));
-                tracing::info!(url = %self.settings.url, keys = n, "JWKS fetched");
+                tracing::info!(url = %self.settings.url, keys = n, request_id, "JWKS fetched");
                 true
             }
             Err(e) => {
                 self.metrics.jwks_fetch(e.label());
-                tracing::warn!(url = %self.settings.url, error = %e, "JWKS fetch failed; keeping the last good keys");
+                tracing::warn!(url = %self.settings.url, error = %e, request_id, "JWKS fetch failed; keeping the last good keys");
                 false
             }
         }
@@ -171,7 +172,7 @@ impl Jwks {
 
     /// For a token whose `kid` no key has: fetch again, unless a fetch ran
     /// within `jwks_min_refetch`. True if the key set may have changed.
-    pub async fn refetch(&self) -> bool {
+    pub async fn refetch(&self, request_id: Option<&str>) -> bool {
         let seen = self.fetches.load(Ordering::SeqCst);
         let _gate = self.gate.lock().await;
         if self.fetches.load(Ordering::SeqCst) != seen {
@@ -180,7 +181,7 @@ impl Jwks {
         if self.history().last_fetch.is_some_and(|t| t.elapsed() < self.settings.min_refetch) {
             return false;
         }
-        self.fetch_counted().await
+        self.fetch_counted(request_id).await
     }
 
     /// Fetches at start, then every `jwks_refresh`; after a failure, again
@@ -190,7 +191,7 @@ impl Jwks {
         loop {
             let ok = {
                 let _gate = self.gate.lock().await;
-                self.fetch_counted().await
+                self.fetch_counted(None).await
             };
             let wait = if ok {
                 retry = FIRST_RETRY;
