@@ -376,7 +376,7 @@ fn fresh_request_id() -> String {
     let mut id = [0u8; 16];
     id[..8].copy_from_slice(prefix);
     id[8..].copy_from_slice(&n.to_be_bytes());
-    hex::encode(id)
+    crate::hexstr::lower(&id)
 }
 
 fn with_headers(status: StatusCode, content_type: HeaderValue, body: Bytes, request_id: &str) -> GatewayResponse {

@@ -18,6 +18,7 @@ pub mod error;
 pub mod explain;
 pub mod gateway;
 pub mod grants;
+pub mod hexstr;
 pub mod inject;
 pub mod logging;
 pub mod metrics;

@@ -70,7 +70,7 @@ impl NotesHasher {
 
     fn hex(&self, notes: &str) -> Option<String> {
         let tag = hmac::sign(self.key.as_ref()?, notes.as_bytes());
-        Some(hex::encode(tag.as_ref()))
+        Some(crate::hexstr::lower(tag.as_ref()))
     }
 }
 
