@@ -12,7 +12,9 @@
 //! passes its high-water mark; other lines ([`Urgency::Linger`]) are written
 //! with the next batch, and at the latest `linger` after they were appended.
 //! While the writer is busy, nobody wakes it at all: it finds the new lines
-//! when its write returns.
+//! when its write returns. On a runtime worker thread, the wake-up itself
+//! waits until the thread runs out of work ([`held`]), so that a burst of
+//! requests goes out in one batch.
 
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -117,6 +119,8 @@ struct Shared {
     room: tokio::sync::Notify,
     limits: Limits,
     refused: AtomicU64,
+    /// Times an append, flush or close woke the writer.
+    wakes: AtomicU64,
 }
 
 impl Pending {
@@ -132,6 +136,11 @@ impl Shared {
     fn lock(&self) -> MutexGuard<'_, Pending> {
         // Appends and takes cannot leave the state half-changed: poison is harmless.
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn wake_writer(&self) {
+        self.wakes.fetch_add(1, Ordering::Relaxed);
+        self.wake.notify_one();
     }
 }
 
@@ -156,7 +165,7 @@ fn close(shared: &Shared) {
     let mut p = shared.lock();
     p.closed = true;
     drop(p);
-    shared.wake.notify_one();
+    shared.wake_writer();
 }
 
 /// The writer thread, to wait for its end. Dropping it detaches the thread,
@@ -201,6 +210,7 @@ pub fn spawn<S: Sink>(
         room: tokio::sync::Notify::new(),
         limits,
         refused: AtomicU64::new(0),
+        wakes: AtomicU64::new(0),
     });
     let (end, ended) = std::sync::mpsc::channel();
     std::thread::Builder::new().name(name.to_owned()).spawn({
@@ -237,7 +247,7 @@ impl Lines {
             let wake = p.take_wake();
             drop(p);
             if wake {
-                self.shared.wake.notify_one();
+                self.shared.wake_writer();
             }
             return Err(Refused::Full);
         }
@@ -246,9 +256,17 @@ impl Lines {
         let batch = p.batch.clone();
         let due = p.urgent || p.writer_asleep || p.bytes.len() >= limits.high_water;
         let wake = due && p.take_wake();
+        // A napping writer looks again within `linger` by itself: its wake-up may be held.
+        let napping = !p.writer_asleep;
         drop(p);
-        if wake {
-            self.shared.wake.notify_one();
+        match (wake, due) {
+            (true, _) => {
+                if !(napping && held::hold(&self.shared)) {
+                    self.shared.wake_writer();
+                }
+            }
+            (false, true) => held::count_line(),
+            (false, false) => {}
         }
         Ok(batch)
     }
@@ -296,7 +314,7 @@ impl Lines {
         let wake = p.take_wake();
         drop(p);
         if wake {
-            self.shared.wake.notify_one();
+            self.shared.wake_writer();
         }
         Ok(batch)
     }
@@ -312,6 +330,12 @@ impl Lines {
     fn writer_state(&self) -> (bool, bool) {
         let p = self.shared.lock();
         (p.writer_idle, p.writer_asleep)
+    }
+
+    /// Times the writer was woken, since the start.
+    #[cfg(test)]
+    fn wakes(&self) -> u64 {
+        self.shared.wakes.load(Ordering::Relaxed)
     }
 
     /// Appends refused because the buffer was full, since the start.
@@ -413,6 +437,10 @@ fn run<S: Sink>(shared: &Shared, mut sink: S, on_error: impl Fn(&io::Error)) {
         spare = bytes;
     }
 }
+
+mod held;
+
+pub use held::{worker_parks, worker_stops};
 
 #[cfg(test)]
 mod tests;

@@ -139,6 +139,8 @@ fn block_on_with(workers: Option<u16>, work: impl Future<Output = Result<(), Fat
     if let Some(n) = workers {
         builder.worker_threads(usize::from(n));
     }
+    // Audit and log writers are woken when a worker runs out of work, once per burst.
+    builder.on_thread_park(hsgate::batch::worker_parks).on_thread_stop(hsgate::batch::worker_stops);
     let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return fail(&Fatal::Other(format!("cannot start the async runtime: {e}"))),

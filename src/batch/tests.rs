@@ -297,3 +297,122 @@ async fn appends_while_the_writer_is_being_woken_all_go_out() {
     let expected: String = (0..50).map(|i| format!("n{i}\n")).collect();
     assert_eq!(written, expected);
 }
+
+/// Runs `test` on a thread of its own: what it makes the thread hold stays there.
+fn on_own_thread(test: impl FnOnce() + Send + 'static) {
+    std::thread::spawn(test).join().expect("the test thread passed");
+}
+
+#[test]
+fn a_worker_thread_holds_the_wake_up_until_it_parks() {
+    on_own_thread(|| {
+        let (lines, _writer, rx) = probe(false, None, limits(Duration::from_secs(3600)));
+        idle(&lines);
+        held::worker_parks();
+        let batch = lines.append(b"first\n", Urgency::Now).unwrap();
+        lines.append(b"second\n", Urgency::Now).unwrap();
+        assert_eq!(lines.wakes(), 0, "held, not woken");
+        assert_eq!(held::holding(), (true, 1), "one wake-up held for both lines");
+        held::worker_parks();
+        assert_eq!(lines.wakes(), 1);
+        assert_eq!(rx.recv_timeout(WAIT).unwrap(), Seen::Batch("first\nsecond\n".into()));
+        until("settled", || batch.settled.load(Ordering::Acquire));
+        assert!(batch.written.load(Ordering::Acquire));
+        assert_eq!(held::holding(), (true, 0));
+    });
+}
+
+#[test]
+fn a_worker_that_never_parks_wakes_its_writer_once_it_holds_enough_lines() {
+    on_own_thread(|| {
+        let (lines, _writer, rx) = probe(false, None, limits(Duration::from_secs(3600)));
+        idle(&lines);
+        held::worker_parks();
+        for n in 0..held::MOST_HELD_LINES - 1 {
+            lines.append(format!("{n}\n").as_bytes(), Urgency::Now).unwrap();
+        }
+        assert_eq!(lines.wakes(), 0);
+        lines.append(b"last\n", Urgency::Now).unwrap();
+        assert_eq!(lines.wakes(), 1, "woken by the line that filled the hold");
+        let mut expected: String = (0..held::MOST_HELD_LINES - 1).map(|n| format!("{n}\n")).collect();
+        expected.push_str("last\n");
+        assert_eq!(rx.recv_timeout(WAIT).unwrap(), Seen::Batch(expected));
+    });
+}
+
+#[test]
+fn a_held_line_still_goes_out_within_linger() {
+    on_own_thread(|| {
+        let (lines, _writer, rx) = probe(false, None, limits(Duration::from_millis(20)));
+        idle(&lines);
+        held::worker_parks();
+        lines.append(b"held\n", Urgency::Now).unwrap();
+        // This thread neither parks again nor appends: the napping writer finds the line itself.
+        assert_eq!(rx.recv_timeout(WAIT).unwrap(), Seen::Batch("held\n".into()));
+        assert_eq!(lines.wakes(), 0);
+    });
+}
+
+#[test]
+fn an_asleep_writer_is_woken_at_once_even_from_a_worker() {
+    on_own_thread(|| {
+        let (lines, _writer, rx) = probe(false, None, limits(Duration::from_millis(1)));
+        until("asleep", || lines.writer_state() == (true, true));
+        held::worker_parks();
+        lines.append(b"after a quiet spell\n", Urgency::Now).unwrap();
+        assert_eq!((lines.wakes(), held::holding()), (1, (true, 0)));
+        assert_eq!(rx.recv_timeout(WAIT).unwrap(), Seen::Batch("after a quiet spell\n".into()));
+    });
+}
+
+#[test]
+fn threads_that_never_parked_as_workers_wake_at_once_and_a_stopping_worker_lets_go() {
+    on_own_thread(|| {
+        let (lines, _writer, rx) = probe(false, None, limits(Duration::from_secs(3600)));
+        idle(&lines);
+        lines.append(b"not a worker\n", Urgency::Now).unwrap();
+        assert_eq!((lines.wakes(), held::holding()), (1, (false, 0)));
+        assert_eq!(rx.recv_timeout(WAIT).unwrap(), Seen::Batch("not a worker\n".into()));
+
+        idle(&lines);
+        held::worker_parks();
+        lines.append(b"held at the stop\n", Urgency::Now).unwrap();
+        assert_eq!(lines.wakes(), 1);
+        held::worker_stops();
+        assert_eq!((lines.wakes(), held::holding()), (2, (false, 0)));
+        assert_eq!(rx.recv_timeout(WAIT).unwrap(), Seen::Batch("held at the stop\n".into()));
+    });
+}
+
+#[test]
+fn on_a_runtime_that_calls_worker_parks_a_task_s_line_is_held_then_written_when_the_worker_idles() {
+    let parks = Arc::new(AtomicU64::new(0));
+    let counted = parks.clone();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .on_thread_park(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            worker_parks();
+        })
+        .on_thread_stop(worker_stops)
+        .enable_all()
+        .build()
+        .unwrap();
+    // An hour of linger: only a wake-up gets the line out within the test.
+    let (lines, _writer, rx) = probe(false, None, limits(Duration::from_secs(3600)));
+    idle(&lines);
+    until("the worker parked once", || parks.load(Ordering::SeqCst) > 0);
+    let task = runtime.spawn({
+        let lines = lines.clone();
+        async move {
+            let batch = lines.append(b"from a task\n", Urgency::Now).unwrap();
+            let held = lines.wakes();
+            (held, outcome(batch).await)
+        }
+    });
+    let (wakes_right_after_the_append, written) = runtime.block_on(task).unwrap();
+    assert_eq!(wakes_right_after_the_append, 0, "the append held the wake-up");
+    assert!(written, "the worker woke the writer when it ran out of work");
+    assert_eq!(lines.wakes(), 1);
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), Seen::Batch("from a task\n".into()));
+}
