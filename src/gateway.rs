@@ -157,12 +157,13 @@ async fn try_handle(
     ex: &mut Exchange,
     deadline: Instant,
 ) -> Result<Relayed, GatewayError> {
-    // Shed load first, before any work: the permit is held for the whole request.
-    let _admitted = shared.admission.clone().try_acquire_owned().map_err(|_| GatewayError::Overloaded)?;
     let config = &runtime.config;
     let matched = config.routes.by_path(req.uri().path()).ok_or(GatewayError::NotFound)?;
     let route = matched.route;
     ex.record.route = Some(route.name.clone());
+    // Shed load before any work but naming the route (its record and metrics
+    // say which route was shed): the permit is held for the whole request.
+    let _admitted = shared.admission.clone().try_acquire_owned().map_err(|_| GatewayError::Overloaded)?;
     if req.method() != Method::POST {
         return Err(GatewayError::MethodNotAllowed);
     }

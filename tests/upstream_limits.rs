@@ -133,6 +133,8 @@ async fn beyond_max_in_flight_requests_are_shed_with_503() {
     assert_eq!(shed.header("retry-after"), Some("1"));
     let record = env.wait_response_record(&shed.request_id()).await;
     assert_eq!((record["status"].clone(), record["decision"].clone()), (json!(503), json!("deny")));
+    assert_eq!(record["route"], "calls.update", "the shed request's route is named");
+    assert!(env.metrics().await.contains("hsgate_requests_total{route=\"calls.update\",status=\"503\"} 1"));
     assert_eq!(first.await.unwrap(), 200);
     assert_eq!(env.update(SUB, "call-1001", "third").await.status, 200, "room again");
 }
