@@ -43,6 +43,9 @@ const DEBOUNCE_MAX: Duration = Duration::from_secs(2);
 
 /// Runs the gateway until SIGTERM/SIGINT; reloads on SIGHUP and when a loaded file changes.
 pub async fn serve(file: &Path) -> Result<(), Fatal> {
+    // First: a signal that comes while the gateway starts is then acted on
+    // once it has started, not left to its default action (ending the process).
+    let signals = Signals::new()?;
     let config = config::load(file)?;
     for w in &config.warnings {
         tracing::warn!(key = %w.key, "{}", w.message);
@@ -50,7 +53,6 @@ pub async fn serve(file: &Path) -> Result<(), Fatal> {
     let mut watch = FileWatch::new().map_err(|e| Fatal::Other(format!("cannot watch files: {e}")))?;
     watch.set(&config.files);
     let running = server::start(config).await.map_err(|e| as_config_error(file, e))?;
-    let signals = Signals::new()?;
     loop {
         let trigger = tokio::select! {
             why = signals.stop() => {
