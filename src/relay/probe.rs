@@ -1,8 +1,8 @@
 //! One pass over HostedSuite's answer without building a tree: it checks
 //! that the body is exactly one JSON document and picks out what the gateway
-//! needs, `ResponseStatus.ErrorCode` (names matched case-insensitively:
-//! ServiceStack may emit camelCase) and the audit summary of a
-//! CallRecordInfo (`Id`, `ClientId`, `CenterId`, `Type`, `Flagged`).
+//! needs, `ResponseStatus.ErrorCode` and the audit summary of a
+//! CallRecordInfo (`Id`, `ClientId`, `CenterId`, `Type`, `Flagged`), every
+//! name matched case-insensitively (ServiceStack may emit camelCase).
 //! Everything else is skipped unread. As in a parsed tree, the last of
 //! duplicate keys wins.
 
@@ -91,7 +91,7 @@ impl<'de> Visitor<'de> for Top {
         while let Some(Key(key)) = map.next_key()? {
             if key.eq_ignore_ascii_case("ResponseStatus") {
                 probe.error_code = map.next_value_seed(Status)?;
-            } else if let Some(i) = SUMMARY.iter().position(|s| *s == &*key) {
+            } else if let Some(i) = SUMMARY.iter().position(|s| s.eq_ignore_ascii_case(&key)) {
                 probe.summary[i] = Some(map.next_value::<Value>()?);
             } else {
                 map.next_value::<IgnoredAny>()?;
@@ -193,7 +193,7 @@ mod tests {
             .and_then(|c| c.as_str().map(str::to_owned));
         let mut summary: [Option<Value>; 5] = Default::default();
         for (i, name) in SUMMARY.iter().enumerate() {
-            summary[i] = doc.get(*name).cloned();
+            summary[i] = field(&doc, name);
         }
         Some(Probe { is_object: doc.is_object(), error_code, summary })
     }
@@ -207,6 +207,8 @@ mod tests {
             br#"{"ResponseStatus":{"ErrorCode":5}}"#,
             br#"{"ResponseStatus":"text"}"#,
             br#"{"Id":1,"Id":"last wins"}"#,
+            br#"{"id":"c-2","clientId":"cl","centerId":"ce","type":"Out","flagged":false}"#,
+            br#"{"Id":"first","ID":"last spelling wins"}"#,
             br#"{"\u0049d":"an escaped key","Response\u0053tatus":{"Error\u0043ode":"Escaped"}}"#,
             br#"[1, {"Id": "in an array"}]"#,
             b" 42 ",
