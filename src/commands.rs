@@ -91,7 +91,7 @@ pub async fn serve(file: &Path) -> Result<(), Fatal> {
 }
 
 #[cfg(unix)]
-struct Signals {
+pub(crate) struct Signals {
     term: tokio::sync::Mutex<tokio::signal::unix::Signal>,
     int: tokio::sync::Mutex<tokio::signal::unix::Signal>,
     hup: tokio::sync::Mutex<tokio::signal::unix::Signal>,
@@ -99,7 +99,7 @@ struct Signals {
 
 #[cfg(unix)]
 impl Signals {
-    fn new() -> Result<Signals, Fatal> {
+    pub(crate) fn new() -> Result<Signals, Fatal> {
         use tokio::signal::unix::{signal, SignalKind};
         let mk = |kind| {
             signal(kind)
@@ -114,7 +114,7 @@ impl Signals {
     }
 
     /// SIGTERM or SIGINT.
-    async fn stop(&self) -> &'static str {
+    pub(crate) async fn stop(&self) -> &'static str {
         let (mut term, mut int) = (self.term.lock().await, self.int.lock().await);
         tokio::select! {
             _ = term.recv() => "SIGTERM",
@@ -128,14 +128,14 @@ impl Signals {
 }
 
 #[cfg(not(unix))]
-struct Signals;
+pub(crate) struct Signals;
 
 #[cfg(not(unix))]
 impl Signals {
-    fn new() -> Result<Signals, Fatal> {
+    pub(crate) fn new() -> Result<Signals, Fatal> {
         Ok(Signals)
     }
-    async fn stop(&self) -> &'static str {
+    pub(crate) async fn stop(&self) -> &'static str {
         let _ = tokio::signal::ctrl_c().await;
         "Ctrl-C"
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use crate::commands::Fatal;
+use crate::commands::{Fatal, Signals};
 use crate::config;
 use crate::server;
 use crate::sim::{Account, SimOptions, Simulator, TestPki};
@@ -49,9 +49,32 @@ fn random_hex(n: usize) -> String {
     hex::encode(bytes)
 }
 
+/// `rwx------`.
+#[cfg(unix)]
+fn owner_only() -> std::fs::Permissions {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::Permissions::from_mode(0o700)
+}
+
+/// Writes `text` to a new file only its owner may read.
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(text.as_bytes())
+}
+
 pub async fn run(args: DemoArgs) -> Result<(), Fatal> {
-    let dir =
-        tempfile::Builder::new().prefix("hsgate-demo-").tempdir().map_err(|e| other("temp dir")(e.to_string()))?;
+    // SIGTERM as well as Ctrl-C ends the demo with its folder removed.
+    let signals = Signals::new()?;
+    // The folder holds the demo's password: the owner's alone, and so is each file.
+    let mut folder = tempfile::Builder::new();
+    folder.prefix("hsgate-demo-");
+    #[cfg(unix)]
+    folder.permissions(owner_only());
+    let dir = folder.tempdir().map_err(|e| other("temp dir")(e.to_string()))?;
     let password = random_hex(16);
 
     // The HostedSuite side: simulator with one account, on loopback TLS.
@@ -71,7 +94,7 @@ pub async fn run(args: DemoArgs) -> Result<(), Fatal> {
     let signing = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).map_err(|e| other("key")(e.to_string()))?;
     let write = |name: &str, text: &str| {
         let path = dir.path().join(name);
-        std::fs::write(&path, text).map(|_| path).map_err(|e| other("write")(e.to_string()))
+        write_private(&path, text).map(|()| path).map_err(|e| other("write")(e.to_string()))
     };
     let ca_file = write("ca.pem", &pki.ca_pem)?;
     let pub_file = write("demo-key.pub.pem", &signing.public_key_pem())?;
@@ -143,7 +166,8 @@ routes = ["calls.update"]
         sim = sim.url(),
         config = config_file.display(),
     );
-    tokio::signal::ctrl_c().await.map_err(|e| other("signal")(e.to_string()))?;
+    let why = signals.stop().await;
+    tracing::info!(signal = why, "demo stopping");
     running.shutdown().await;
     sim.shutdown();
     Ok(())

@@ -273,11 +273,14 @@ async fn sighup_reloads_and_reopens_the_audit_file() {
 async fn demo_prints_a_working_curl_line() {
     let mut child = spawn_piped(&["demo", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"]);
     let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-    let (mut url, mut token) = (None, None);
+    let (mut url, mut token, mut config) = (None, None, None);
     let deadline = Instant::now() + WAIT;
     while token.is_none() {
         let line = tokio::time::timeout_at(deadline, stderr.next_line()).await.expect("no curl line in time").unwrap();
         let line = line.expect("demo exited before printing a curl line");
+        if let Some(rest) = line.trim().strip_prefix("config ") {
+            config = Some(std::path::PathBuf::from(rest.trim()));
+        }
         if let Some(rest) = line.strip_prefix("curl -sS ") {
             url = rest.split_whitespace().next().map(str::to_owned);
         }
@@ -305,8 +308,20 @@ async fn demo_prints_a_working_curl_line() {
         phases.push(record["phase"].as_str().unwrap().to_owned());
     }
     assert_eq!(phases, ["request", "response"]);
-    signal(child.id().unwrap(), "-INT");
-    assert!(wait_exit(&mut child).await.success(), "demo exits 0 on Ctrl-C");
+
+    // The demo's folder holds its password: the owner's alone, and so is each file.
+    use std::os::unix::fs::PermissionsExt;
+    let config = config.expect("the demo names its config");
+    let folder = config.parent().unwrap().to_owned();
+    assert_eq!(std::fs::metadata(&folder).unwrap().permissions().mode() & 0o777, 0o700, "{folder:?}");
+    for entry in std::fs::read_dir(&folder).unwrap() {
+        let path = entry.unwrap().path();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600, "{path:?}");
+    }
+    // SIGTERM, like Ctrl-C, stops it and removes the folder.
+    signal(child.id().unwrap(), "-TERM");
+    assert!(wait_exit(&mut child).await.success(), "demo exits 0 on SIGTERM");
+    assert!(!folder.exists(), "{folder:?} is left behind");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
