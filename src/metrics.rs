@@ -16,6 +16,12 @@ pub struct RouteStatus {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteReason {
+    pub route: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct Reason {
     pub reason: String,
 }
@@ -41,6 +47,8 @@ pub struct Metrics {
     pub requests: Family<RouteStatus, Counter>,
     pub request_duration: Histogram,
     pub upstream_requests: Family<RouteStatus, Counter>,
+    /// Requests to HostedSuite that got no answer, by why (`status` is a decimal status only).
+    pub upstream_failures: Family<RouteReason, Counter>,
     pub upstream_duration: Histogram,
     pub auth_failures: Family<Reason, Counter>,
     pub audit_write_failures: Counter,
@@ -70,6 +78,7 @@ impl Metrics {
         let requests = Family::<RouteStatus, Counter>::default();
         let request_duration = seconds_histogram();
         let upstream_requests = Family::<RouteStatus, Counter>::default();
+        let upstream_failures = Family::<RouteReason, Counter>::default();
         let upstream_duration = seconds_histogram();
         let auth_failures = Family::<Reason, Counter>::default();
         let audit_write_failures = Counter::default();
@@ -91,6 +100,11 @@ impl Metrics {
             request_duration.clone(),
         );
         registry.register("hsgate_upstream_requests", "Requests sent to HostedSuite", upstream_requests.clone());
+        registry.register(
+            "hsgate_upstream_failures",
+            "Requests sent to HostedSuite that got no answer (timeout, error)",
+            upstream_failures.clone(),
+        );
         registry.register(
             "hsgate_upstream_duration_seconds",
             "Time HostedSuite took to answer",
@@ -127,6 +141,7 @@ impl Metrics {
             requests,
             request_duration,
             upstream_requests,
+            upstream_failures,
             upstream_duration,
             auth_failures,
             audit_write_failures,
@@ -160,6 +175,7 @@ impl Metrics {
         RouteMetrics {
             requests: StatusCounters::new(&self.requests, route),
             upstream: StatusCounters::new(&self.upstream_requests, route),
+            upstream_failures: FailureCounters::new(&self.upstream_failures, route),
             request_duration: self.request_duration.clone(),
             upstream_duration: self.upstream_duration.clone(),
         }
@@ -188,6 +204,7 @@ impl Metrics {
 pub struct RouteMetrics {
     requests: StatusCounters,
     upstream: StatusCounters,
+    upstream_failures: FailureCounters,
     request_duration: Histogram,
     upstream_duration: Histogram,
 }
@@ -207,16 +224,17 @@ impl RouteMetrics {
 
     /// An upstream exchange that ended without an answer.
     pub fn upstream_failed(&self, failure: UpstreamFailure, seconds: f64) {
+        let failures = &self.upstream_failures;
         let slot = match failure {
-            UpstreamFailure::Timeout => &self.upstream.timeout,
-            UpstreamFailure::Error => &self.upstream.error,
+            UpstreamFailure::Timeout => &failures.timeout,
+            UpstreamFailure::Error => &failures.error,
         };
-        slot.get_or_init(|| self.upstream.lookup(failure.label())).inc();
+        slot.get_or_init(|| failures.lookup(failure.label())).inc();
         self.upstream_duration.observe(seconds);
     }
 }
 
-/// Why an upstream exchange gave no answer: the `status` label it counts under.
+/// Why an upstream exchange gave no answer: the `reason` label it counts under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UpstreamFailure {
     Timeout,
@@ -239,8 +257,6 @@ struct StatusCounters {
     route: String,
     /// Index `status - 100`, statuses 100..=599 (the only ones an answer can have).
     by_status: Box<[OnceLock<Counter>]>,
-    timeout: OnceLock<Counter>,
-    error: OnceLock<Counter>,
 }
 
 impl StatusCounters {
@@ -249,8 +265,6 @@ impl StatusCounters {
             family: family.clone(),
             route: route.to_owned(),
             by_status: (100..600).map(|_| OnceLock::new()).collect(),
-            timeout: OnceLock::new(),
-            error: OnceLock::new(),
         }
     }
 
@@ -263,6 +277,30 @@ impl StatusCounters {
 
     fn lookup(&self, status: &str) -> Counter {
         self.family.get_or_create(&RouteStatus { route: self.route.clone(), status: status.to_owned() }).clone()
+    }
+}
+
+/// The upstream failures of one route, each counter made on first use and kept.
+#[derive(Debug)]
+struct FailureCounters {
+    family: Family<RouteReason, Counter>,
+    route: String,
+    timeout: OnceLock<Counter>,
+    error: OnceLock<Counter>,
+}
+
+impl FailureCounters {
+    fn new(family: &Family<RouteReason, Counter>, route: &str) -> FailureCounters {
+        FailureCounters {
+            family: family.clone(),
+            route: route.to_owned(),
+            timeout: OnceLock::new(),
+            error: OnceLock::new(),
+        }
+    }
+
+    fn lookup(&self, reason: &str) -> Counter {
+        self.family.get_or_create(&RouteReason { route: self.route.clone(), reason: reason.to_owned() }).clone()
     }
 }
 
@@ -310,10 +348,15 @@ mod tests {
             "hsgate_requests_total{route=\"calls.update\",status=\"200\"} 4",
             "hsgate_requests_total{route=\"calls.update\",status=\"404\"} 1",
             "hsgate_upstream_requests_total{route=\"calls.update\",status=\"502\"} 1",
-            "hsgate_upstream_requests_total{route=\"calls.update\",status=\"timeout\"} 1",
+            "hsgate_upstream_failures_total{route=\"calls.update\",reason=\"timeout\"} 1",
             "hsgate_request_duration_seconds_count 5",
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");
+        }
+        // `status` is a decimal status on every series that has one.
+        for line in text.lines().filter(|l| l.contains("status=\"")) {
+            let status = line.split("status=\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap_or("");
+            assert!(status.parse::<u16>().is_ok(), "{line}");
         }
     }
 }

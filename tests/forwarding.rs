@@ -451,6 +451,16 @@ async fn breaker_ignores_resets_and_timeouts() {
     assert_eq!(before, 4);
     assert_error(&env.update(SUB, "call-1001", "x").await, 502, "UpstreamCredentialsRejected", "suspended");
     assert_eq!(env.sim.requests().len(), before, "resets and timeouts must not reset the refusal count");
+    // Answers count by their status; the reset and the timeout got none.
+    let metrics = env.metrics().await;
+    for series in [
+        "hsgate_upstream_requests_total{route=\"calls.update\",status=\"403\"} 2",
+        "hsgate_upstream_failures_total{route=\"calls.update\",reason=\"error\"} 1",
+        "hsgate_upstream_failures_total{route=\"calls.update\",reason=\"timeout\"} 1",
+    ] {
+        assert!(metrics.contains(series), "missing {series} in\n{metrics}");
+    }
+    assert!(!metrics.contains("hsgate_upstream_requests_total{route=\"calls.update\",status=\"timeout\""));
 }
 
 /// A TLS "HostedSuite" that refuses every login after `delay`, counting requests.
