@@ -58,6 +58,10 @@ pub enum StartError {
     Runtime(#[from] RuntimeError),
 }
 
+/// After the shutdown grace, how long the connections of the requests it
+/// ended have to send their 503 `ShuttingDown` before they are closed.
+const ANSWER_ENDED_WITHIN: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// A started gateway: both listeners bound and serving.
 pub struct Running {
     pub addr: SocketAddr,
@@ -147,9 +151,14 @@ impl Running {
             let requests = self.shared.in_flight.len();
             tracing::warn!(connections = open, requests, "shutdown grace elapsed; ending what is left");
             self.shared.in_flight.end_all();
-            let _ = self.force.send(true);
             self.shared.in_flight.finished().await;
-            let _ = self.slots.acquire_many(all).await;
+            // The ended requests' 503s are answers like any other: connections
+            // (all asked to close) get a moment to hand them over, then go.
+            let closed = self.slots.acquire_many(all);
+            if tokio::time::timeout(ANSWER_ENDED_WITHIN, closed).await.is_err() {
+                let _ = self.force.send(true);
+                let _ = self.slots.acquire_many(all).await;
+            }
         }
         self.shared.flush_audit().await;
         self.admin.abort();
