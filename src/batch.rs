@@ -13,13 +13,17 @@
 //! with the next batch, and at the latest `linger` after they were appended.
 //! While the writer is busy, nobody wakes it at all: it finds the new lines
 //! when its write returns. On a runtime worker thread, the wake-up itself
-//! waits until the thread runs out of work ([`held`]), so that a burst of
-//! requests goes out in one batch.
+//! waits until the thread runs out of work (see [`worker_parks`]), so that a
+//! burst of requests goes out in one batch.
 
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
+
+mod held;
+
+pub use held::{worker_parks, worker_stops};
 
 /// Where a writer thread puts its batches.
 pub trait Sink: Send + 'static {
@@ -109,6 +113,10 @@ struct Pending {
     /// The writer found nothing for a while and stopped looking every
     /// `linger`: any append wakes it.
     writer_asleep: bool,
+    /// A worker thread took the writer's wake-up and holds it ([`held`]).
+    wake_held: bool,
+    /// Lines appended, on any thread, that wait for that held wake-up.
+    held_lines: usize,
     closed: bool,
 }
 
@@ -119,8 +127,17 @@ struct Shared {
     room: tokio::sync::Notify,
     limits: Limits,
     refused: AtomicU64,
-    /// Times an append, flush or close woke the writer.
+    /// Times the writer was woken (a `notify_one`), for tests.
     wakes: AtomicU64,
+}
+
+/// What an append does about the writer's wake-up.
+enum Wake {
+    /// Nothing: it is not due, or someone else does it.
+    Nothing,
+    Now,
+    /// This worker thread holds it until it parks.
+    Hold,
 }
 
 impl Pending {
@@ -141,6 +158,17 @@ impl Shared {
     fn wake_writer(&self) {
         self.wakes.fetch_add(1, Ordering::Relaxed);
         self.wake.notify_one();
+    }
+
+    /// A held wake-up, if it is still due: the writer may have looked by
+    /// itself since, or another thread woken it for the lines it counted.
+    fn wake_held(&self) {
+        let mut p = self.lock();
+        let due = std::mem::take(&mut p.wake_held);
+        drop(p);
+        if due {
+            self.wake_writer();
+        }
     }
 }
 
@@ -204,6 +232,8 @@ pub fn spawn<S: Sink>(
             reopen: false,
             writer_idle: false,
             writer_asleep: false,
+            wake_held: false,
+            held_lines: 0,
             closed: false,
         }),
         wake: Condvar::new(),
@@ -237,6 +267,7 @@ impl Lines {
 
     fn try_append(&self, line: &[u8], urgency: Urgency) -> Result<Arc<Batch>, Refused> {
         let limits = &self.shared.limits;
+        let worker = held::on_worker();
         let mut p = self.shared.lock();
         if p.closed {
             return Err(Refused::Closed);
@@ -244,7 +275,8 @@ impl Lines {
         if p.bytes.len() + line.len() > limits.capacity {
             // Someone waits for room: the writer should make it now.
             p.urgent = true;
-            let wake = p.take_wake();
+            // A wake-up held elsewhere is given now too: someone waits for room.
+            let wake = p.take_wake() || std::mem::take(&mut p.wake_held);
             drop(p);
             if wake {
                 self.shared.wake_writer();
@@ -255,18 +287,34 @@ impl Lines {
         p.urgent |= urgency == Urgency::Now;
         let batch = p.batch.clone();
         let due = p.urgent || p.writer_asleep || p.bytes.len() >= limits.high_water;
-        let wake = due && p.take_wake();
-        // A napping writer looks again within `linger` by itself: its wake-up may be held.
-        let napping = !p.writer_asleep;
-        drop(p);
-        match (wake, due) {
-            (true, _) => {
-                if !(napping && held::hold(&self.shared)) {
-                    self.shared.wake_writer();
+        let wake = match (due, p.wake_held) {
+            (false, _) => Wake::Nothing,
+            // Held elsewhere: past MOST_HELD_LINES this append wakes the writer itself.
+            (true, true) => {
+                p.held_lines += 1;
+                if p.held_lines >= held::MOST_HELD_LINES {
+                    p.wake_held = false;
+                    Wake::Now
+                } else {
+                    Wake::Nothing
                 }
             }
-            (false, true) => held::count_line(),
-            (false, false) => {}
+            (true, false) => match (p.take_wake(), worker, p.writer_asleep) {
+                (false, _, _) => Wake::Nothing,
+                // A napping writer looks again within `linger` by itself: its wake-up may be held.
+                (true, true, false) => {
+                    p.wake_held = true;
+                    p.held_lines = 1;
+                    Wake::Hold
+                }
+                (true, false, _) | (true, true, true) => Wake::Now,
+            },
+        };
+        drop(p);
+        match wake {
+            Wake::Nothing => {}
+            Wake::Now => self.shared.wake_writer(),
+            Wake::Hold => held::hold(&self.shared),
         }
         Ok(batch)
     }
@@ -311,7 +359,7 @@ impl Lines {
         p.urgent = true;
         p.reopen |= reopen;
         let batch = p.batch.clone();
-        let wake = p.take_wake();
+        let wake = p.take_wake() || std::mem::take(&mut p.wake_held);
         drop(p);
         if wake {
             self.shared.wake_writer();
@@ -378,6 +426,9 @@ fn take(shared: &Shared, spare: Vec<u8>) -> Option<Taken> {
         }
         p.writer_idle = false;
         p.writer_asleep = false;
+        // Awake now, however it was woken: a wake-up still held is not due any more.
+        p.wake_held = false;
+        p.held_lines = 0;
         empty_looks = if p.bytes.is_empty() { empty_looks + 1 } else { 0 };
     }
     if p.closed && p.bytes.is_empty() && !p.urgent {
@@ -437,10 +488,6 @@ fn run<S: Sink>(shared: &Shared, mut sink: S, on_error: impl Fn(&io::Error)) {
         spare = bytes;
     }
 }
-
-mod held;
-
-pub use held::{worker_parks, worker_stops};
 
 #[cfg(test)]
 mod tests;

@@ -3,16 +3,21 @@
 //!
 //! Waking the writer costs a `futex` call here and a context switch on the
 //! writer's side, and under load a request task that appends a line is
-//! followed by others that will append theirs before the worker thread has
+//! followed by others that append theirs before the worker thread has
 //! nothing left to run. So on a worker thread a wake-up is held: the runtime
 //! calls [`worker_parks`] just before the thread parks (tokio's
-//! `on_thread_park`), and that wakes each writer held for once, with every
-//! line of the burst waiting for it. A worker that never parks wakes its
-//! writers itself once it holds [`MOST_HELD_LINES`] lines for them.
+//! `on_thread_park`), and that wakes each writer held for, with every line
+//! of the burst waiting for it. Lines appended meanwhile, on any thread,
+//! are counted (in the buffer's state, under its lock); the one that makes
+//! [`MOST_HELD_LINES`] wakes the writer itself, so a worker that does not
+//! park soon does not hold a burst back.
 //!
 //! Only a writer that is napping is held for: it looks at its buffer again
 //! within `linger` by itself, so a held wake-up can never delay a line by
-//! more than that. A writer that is asleep is woken at once.
+//! more than that (a worker thread busy for longer than `linger` without
+//! parking, or one whose thread tokio hands to the blocking pool, which
+//! hsgate does not ask for, is that worst case). A writer that is asleep is
+//! woken at once.
 //!
 //! A thread holds wake-ups only once it has parked as a worker: other
 //! threads (the blocking pool, a `block_on` caller, another runtime such as
@@ -23,53 +28,36 @@ use std::sync::Arc;
 
 use super::Shared;
 
-/// Lines a worker thread may hold wake-ups for before it wakes their writers itself.
-pub const MOST_HELD_LINES: usize = 16;
+/// Lines that may wait for one held wake-up before one of them wakes the writer.
+pub(super) const MOST_HELD_LINES: usize = 16;
 
 #[derive(Default)]
 struct Held {
     /// This thread is a runtime worker that calls [`worker_parks`].
     worker: bool,
-    /// Writers to wake, each once.
+    /// Writers whose wake-up this thread holds, each once.
     writers: Vec<Arc<Shared>>,
-    /// Lines appended since the last wake-up that wait for one.
-    lines: usize,
 }
 
 thread_local! {
     static HELD: RefCell<Held> = RefCell::new(Held::default());
 }
 
-/// Takes over the wake-up of `shared`'s writer, for a line that needs it;
-/// false if this thread cannot hold it (the caller wakes the writer now).
-pub(super) fn hold(shared: &Arc<Shared>) -> bool {
-    let (held, full) = HELD.with(|held| {
-        let mut held = held.borrow_mut();
-        if !held.worker {
-            return (false, false);
-        }
-        held.writers.push(shared.clone());
-        held.lines += 1;
-        (true, held.lines >= MOST_HELD_LINES)
-    });
-    if full {
-        wake_held();
-    }
-    held
+/// Whether this thread may hold a wake-up (false while the thread ends).
+pub(super) fn on_worker() -> bool {
+    HELD.try_with(|held| held.borrow().worker).unwrap_or(false)
 }
 
-/// A line that waits for a wake-up someone already took (held on this
-/// thread or another, or done): it counts towards [`MOST_HELD_LINES`].
-pub(super) fn count_line() {
-    let full = HELD.with(|held| {
+/// Holds the wake-up of `shared`'s writer until this worker thread parks.
+pub(super) fn hold(shared: &Arc<Shared>) {
+    let kept = HELD.try_with(|held| {
         let mut held = held.borrow_mut();
-        if held.worker && !held.writers.is_empty() {
-            held.lines += 1;
+        if !held.writers.iter().any(|w| Arc::ptr_eq(w, shared)) {
+            held.writers.push(shared.clone());
         }
-        held.lines >= MOST_HELD_LINES
     });
-    if full {
-        wake_held();
+    if kept.is_err() {
+        shared.wake_held();
     }
 }
 
@@ -77,28 +65,31 @@ pub(super) fn count_line() {
 /// to run; the writers held for are woken, and from now on this thread holds
 /// wake-ups.
 pub fn worker_parks() {
-    HELD.with(|held| held.borrow_mut().worker = true);
-    wake_held();
+    let writers = HELD.try_with(|held| {
+        let mut held = held.borrow_mut();
+        held.worker = true;
+        std::mem::take(&mut held.writers)
+    });
+    wake(writers.unwrap_or_default());
 }
 
 /// For the runtime's `on_thread_stop`: nothing stays held on a thread that ends.
 pub fn worker_stops() {
-    HELD.with(|held| held.borrow_mut().worker = false);
-    wake_held();
-}
-
-fn wake_held() {
-    let writers = HELD.with(|held| {
+    let writers = HELD.try_with(|held| {
         let mut held = held.borrow_mut();
-        held.lines = 0;
+        held.worker = false;
         std::mem::take(&mut held.writers)
     });
+    wake(writers.unwrap_or_default());
+}
+
+fn wake(writers: Vec<Arc<Shared>>) {
     for shared in writers {
-        shared.wake_writer();
+        shared.wake_held();
     }
 }
 
-/// Whether this thread holds wake-ups, and how many it holds (for tests).
+/// Whether this thread holds wake-ups, and for how many writers (for tests).
 #[cfg(test)]
 pub(super) fn holding() -> (bool, usize) {
     HELD.with(|held| {

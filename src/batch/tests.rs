@@ -273,6 +273,8 @@ fn a_waiting_writer_is_woken_once_until_it_waits_again() {
         reopen: false,
         writer_idle: true,
         writer_asleep: false,
+        wake_held: false,
+        held_lines: 0,
         closed: false,
     };
     assert!(p.take_wake(), "the first append wakes a waiting writer");
@@ -337,6 +339,44 @@ fn a_worker_that_never_parks_wakes_its_writer_once_it_holds_enough_lines() {
         let mut expected: String = (0..held::MOST_HELD_LINES - 1).map(|n| format!("{n}\n")).collect();
         expected.push_str("last\n");
         assert_eq!(rx.recv_timeout(WAIT).unwrap(), Seen::Batch(expected));
+        // The wake-up still on this thread's list is not due any more.
+        held::worker_parks();
+        assert_eq!(lines.wakes(), 1);
+    });
+}
+
+#[test]
+fn lines_from_other_threads_count_towards_the_held_wake_up() {
+    let (lines, _writer, rx) = probe(false, None, limits(Duration::from_secs(3600)));
+    idle(&lines);
+    let holder = lines.clone();
+    on_own_thread(move || {
+        held::worker_parks();
+        holder.append(b"held\n", Urgency::Now).unwrap();
+        // This worker goes on with other work and does not park.
+        assert_eq!((holder.wakes(), held::holding()), (0, (true, 1)));
+    });
+    for n in 1..held::MOST_HELD_LINES {
+        assert_eq!(lines.wakes(), 0, "line {n}");
+        lines.append(format!("{n}\n").as_bytes(), Urgency::Now).unwrap();
+    }
+    assert_eq!(lines.wakes(), 1, "the line that made the count woke the writer");
+    let Seen::Batch(got) = rx.recv_timeout(WAIT).unwrap() else { panic!("a batch first") };
+    assert_eq!(got.lines().count(), held::MOST_HELD_LINES);
+}
+
+#[test]
+fn a_flush_does_not_wait_for_a_held_wake_up() {
+    on_own_thread(|| {
+        let (lines, _writer, rx) = probe(false, None, limits(Duration::from_secs(3600)));
+        idle(&lines);
+        held::worker_parks();
+        lines.append(b"held\n", Urgency::Now).unwrap();
+        assert_eq!(lines.wakes(), 0);
+        let flushed = lines.flush().unwrap();
+        assert_eq!(lines.wakes(), 1, "the flush woke the writer");
+        assert_eq!(rx.recv_timeout(WAIT).unwrap(), Seen::Batch("held\n".into()));
+        until("flushed", || flushed.settled.load(Ordering::Acquire));
     });
 }
 
