@@ -65,26 +65,22 @@ pub(super) fn hold(shared: &Arc<Shared>) {
 /// to run; the writers held for are woken, and from now on this thread holds
 /// wake-ups.
 pub fn worker_parks() {
-    let writers = HELD.try_with(|held| {
-        let mut held = held.borrow_mut();
-        held.worker = true;
-        std::mem::take(&mut held.writers)
-    });
-    wake(writers.unwrap_or_default());
+    let_go(true);
 }
 
 /// For the runtime's `on_thread_stop`: nothing stays held on a thread that ends.
 pub fn worker_stops() {
-    let writers = HELD.try_with(|held| {
-        let mut held = held.borrow_mut();
-        held.worker = false;
-        std::mem::take(&mut held.writers)
-    });
-    wake(writers.unwrap_or_default());
+    let_go(false);
 }
 
-fn wake(writers: Vec<Arc<Shared>>) {
-    for shared in writers {
+/// Wakes every writer this thread holds for; from now on it holds wake-ups if `worker`.
+fn let_go(worker: bool) {
+    let writers = HELD.try_with(|held| {
+        let mut held = held.borrow_mut();
+        held.worker = worker;
+        std::mem::take(&mut held.writers)
+    });
+    for shared in writers.unwrap_or_default() {
         shared.wake_held();
     }
 }

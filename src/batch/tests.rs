@@ -365,14 +365,21 @@ fn lines_from_other_threads_count_towards_the_held_wake_up() {
     assert_eq!(got.lines().count(), held::MOST_HELD_LINES);
 }
 
+/// A buffer whose writer naps for `linger`, and on this thread, now a
+/// worker, a waited-for line "held" whose wake-up it holds.
+fn one_held_line(linger: Duration) -> (Lines, Writer, mpsc::Receiver<Seen>) {
+    let (lines, writer, rx) = probe(false, None, limits(linger));
+    idle(&lines);
+    held::worker_parks();
+    lines.append(b"held\n", Urgency::Now).unwrap();
+    assert_eq!(lines.wakes(), 0);
+    (lines, writer, rx)
+}
+
 #[test]
 fn a_flush_does_not_wait_for_a_held_wake_up() {
     on_own_thread(|| {
-        let (lines, _writer, rx) = probe(false, None, limits(Duration::from_secs(3600)));
-        idle(&lines);
-        held::worker_parks();
-        lines.append(b"held\n", Urgency::Now).unwrap();
-        assert_eq!(lines.wakes(), 0);
+        let (lines, _writer, rx) = one_held_line(Duration::from_secs(3600));
         let flushed = lines.flush().unwrap();
         assert_eq!(lines.wakes(), 1, "the flush woke the writer");
         assert_eq!(rx.recv_timeout(WAIT).unwrap(), Seen::Batch("held\n".into()));
@@ -383,10 +390,7 @@ fn a_flush_does_not_wait_for_a_held_wake_up() {
 #[test]
 fn a_held_line_still_goes_out_within_linger() {
     on_own_thread(|| {
-        let (lines, _writer, rx) = probe(false, None, limits(Duration::from_millis(20)));
-        idle(&lines);
-        held::worker_parks();
-        lines.append(b"held\n", Urgency::Now).unwrap();
+        let (lines, _writer, rx) = one_held_line(Duration::from_millis(20));
         // This thread neither parks again nor appends: the napping writer finds the line itself.
         assert_eq!(rx.recv_timeout(WAIT).unwrap(), Seen::Batch("held\n".into()));
         assert_eq!(lines.wakes(), 0);
