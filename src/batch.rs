@@ -147,6 +147,35 @@ impl Pending {
     fn take_wake(&mut self) -> bool {
         std::mem::take(&mut self.writer_idle)
     }
+
+    /// Like [`Pending::take_wake`], and a wake-up held by a worker is taken
+    /// too: for those that wait for the writer now (a flush, room).
+    fn take_any_wake(&mut self) -> bool {
+        self.take_wake() || std::mem::take(&mut self.wake_held)
+    }
+
+    /// The wake-up for a line that is due, appended on a worker thread or not.
+    fn wake_for_line(&mut self, worker: bool) -> Wake {
+        if self.wake_held {
+            // Held elsewhere: past MOST_HELD_LINES this append wakes the writer itself.
+            self.held_lines += 1;
+            if self.held_lines < held::MOST_HELD_LINES {
+                return Wake::Nothing;
+            }
+            self.wake_held = false;
+            return Wake::Now;
+        }
+        match (self.take_wake(), worker, self.writer_asleep) {
+            (false, _, _) => Wake::Nothing,
+            // A napping writer looks again within `linger` by itself: its wake-up may be held.
+            (true, true, false) => {
+                self.wake_held = true;
+                self.held_lines = 1;
+                Wake::Hold
+            }
+            (true, false, _) | (true, true, true) => Wake::Now,
+        }
+    }
 }
 
 impl Shared {
@@ -275,8 +304,7 @@ impl Lines {
         if p.bytes.len() + line.len() > limits.capacity {
             // Someone waits for room: the writer should make it now.
             p.urgent = true;
-            // A wake-up held elsewhere is given now too: someone waits for room.
-            let wake = p.take_wake() || std::mem::take(&mut p.wake_held);
+            let wake = p.take_any_wake();
             drop(p);
             if wake {
                 self.shared.wake_writer();
@@ -287,29 +315,7 @@ impl Lines {
         p.urgent |= urgency == Urgency::Now;
         let batch = p.batch.clone();
         let due = p.urgent || p.writer_asleep || p.bytes.len() >= limits.high_water;
-        let wake = match (due, p.wake_held) {
-            (false, _) => Wake::Nothing,
-            // Held elsewhere: past MOST_HELD_LINES this append wakes the writer itself.
-            (true, true) => {
-                p.held_lines += 1;
-                if p.held_lines >= held::MOST_HELD_LINES {
-                    p.wake_held = false;
-                    Wake::Now
-                } else {
-                    Wake::Nothing
-                }
-            }
-            (true, false) => match (p.take_wake(), worker, p.writer_asleep) {
-                (false, _, _) => Wake::Nothing,
-                // A napping writer looks again within `linger` by itself: its wake-up may be held.
-                (true, true, false) => {
-                    p.wake_held = true;
-                    p.held_lines = 1;
-                    Wake::Hold
-                }
-                (true, false, _) | (true, true, true) => Wake::Now,
-            },
-        };
+        let wake = if due { p.wake_for_line(worker) } else { Wake::Nothing };
         drop(p);
         match wake {
             Wake::Nothing => {}
@@ -359,7 +365,7 @@ impl Lines {
         p.urgent = true;
         p.reopen |= reopen;
         let batch = p.batch.clone();
-        let wake = p.take_wake() || std::mem::take(&mut p.wake_held);
+        let wake = p.take_any_wake();
         drop(p);
         if wake {
             self.shared.wake_writer();

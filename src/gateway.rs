@@ -26,12 +26,10 @@ use crate::metrics::UpstreamFailure;
 use crate::relay::{self, RelayError, Relayed};
 use crate::routes::Route;
 use crate::state::{Runtime, Shared, NO_ROUTE};
-use crate::upstream::UpstreamError;
+use crate::upstream::{UpstreamError, TRACEPARENT, X_REQUEST_ID};
 use crate::{body, breaker, grants, inject, ratelimit};
 
 pub type GatewayResponse = Response<Full<Bytes>>;
-
-const REQUEST_ID: &str = "x-request-id";
 
 /// Who is on the other end of the connection.
 #[derive(Debug, Clone)]
@@ -40,8 +38,6 @@ pub struct Caller {
     /// The subject of the TLS client certificate (mTLS).
     pub client_cert: Option<Arc<str>>,
 }
-
-const TRACEPARENT: &str = "traceparent";
 
 /// The trace id of a valid W3C `traceparent` header (`00-<trace>-<parent>-<flags>`).
 pub fn trace_id(headers: &HeaderMap) -> Option<String> {
@@ -345,7 +341,7 @@ async fn forward(
 
 /// The caller's `X-Request-Id` if it is exactly one well-formed value, else a fresh one.
 pub fn request_id(headers: &HeaderMap) -> String {
-    let mut values = headers.get_all(REQUEST_ID).iter();
+    let mut values = headers.get_all(X_REQUEST_ID).iter();
     if let (Some(v), None) = (values.next(), values.next()) {
         if let Ok(text) = v.to_str() {
             let ok = (1..=128).contains(&text.len())
@@ -386,7 +382,7 @@ fn with_headers(status: StatusCode, content_type: HeaderValue, body: Bytes, requ
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, content_type);
     if let Ok(v) = HeaderValue::from_str(request_id) {
-        headers.insert(REQUEST_ID, v);
+        headers.insert(X_REQUEST_ID, v);
     }
     response
 }
@@ -426,18 +422,18 @@ mod tests {
     #[test]
     fn request_id_kept_only_when_well_formed() {
         let mut h = HeaderMap::new();
-        h.insert(REQUEST_ID, HeaderValue::from_static("abc.DEF_1-2"));
+        h.insert(X_REQUEST_ID, HeaderValue::from_static("abc.DEF_1-2"));
         assert_eq!(request_id(&h), "abc.DEF_1-2");
         for bad in ["has space", "a/b", ""] {
-            h.insert(REQUEST_ID, HeaderValue::from_str(bad).unwrap());
+            h.insert(X_REQUEST_ID, HeaderValue::from_str(bad).unwrap());
             let got = request_id(&h);
             assert_ne!(got, bad);
             assert_eq!(got.len(), 32);
         }
-        h.insert(REQUEST_ID, HeaderValue::from_str(&"r".repeat(129)).unwrap());
+        h.insert(X_REQUEST_ID, HeaderValue::from_str(&"r".repeat(129)).unwrap());
         assert_eq!(request_id(&h).len(), 32);
-        h.insert(REQUEST_ID, HeaderValue::from_static("one"));
-        h.append(REQUEST_ID, HeaderValue::from_static("two"));
+        h.insert(X_REQUEST_ID, HeaderValue::from_static("one"));
+        h.append(X_REQUEST_ID, HeaderValue::from_static("two"));
         assert_eq!(request_id(&h).len(), 32);
         assert_ne!(request_id(&HeaderMap::new()), request_id(&HeaderMap::new()));
     }
@@ -447,7 +443,7 @@ mod tests {
         let r = error_response(GatewayError::InvalidToken(auth::TokenError::Expired).answer(), "rid-1");
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(r.headers()[WWW_AUTHENTICATE], "Bearer realm=\"hsgate\", error=\"invalid_token\"");
-        assert_eq!(r.headers()[REQUEST_ID], "rid-1");
+        assert_eq!(r.headers()[X_REQUEST_ID], "rid-1");
         let r = error_response(GatewayError::MethodNotAllowed.answer(), "rid-2");
         assert_eq!(r.headers()[ALLOW], "POST");
     }

@@ -22,8 +22,10 @@ use tokio::sync::Semaphore;
 /// Largest HostedSuite answer the gateway reads (a CallRecordInfo is a few KiB).
 pub const MAX_UPSTREAM_BODY: usize = 4 * 1024 * 1024;
 
-const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+/// The request id header: the caller's (when well-formed) or the gateway's, sent on upstream.
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// The W3C trace context header: recorded from the caller, sent upstream only when configured.
+pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
 /// The `User-Agent` sent upstream.
 pub const USER_AGENT_VALUE: &str = concat!("hsgate/", env!("CARGO_PKG_VERSION"));

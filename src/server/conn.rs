@@ -96,21 +96,16 @@ where
     let service = service_fn(move |req: Request<Incoming>| {
         let guard = watched.request(req.version() == Version::HTTP_2);
         let request_id = gateway::request_id(req.headers());
-        // Boxed: the request's state is large, and a task moves its future around.
         // Kept for the count of a request whose task ends without its answer.
         let (uri, started) = (req.uri().clone(), Instant::now());
+        // Boxed: the request's state is large, and a task moves its future around.
         let handling = Box::pin(gateway::handle(shared.clone(), req, caller.clone(), request_id.clone()));
         let task = shared.in_flight.spawn(handling);
         let shared = shared.clone();
         async move {
-            let response = match task.await {
-                Ok(Some(response)) => response,
-                unanswered => {
-                    let response = answer_of(unanswered, &request_id);
-                    gateway::count_unanswered(&shared, uri.path(), response.status().as_u16(), started.elapsed());
-                    response
-                }
-            };
+            let response = answer_of(task.await, &request_id, |status| {
+                gateway::count_unanswered(&shared, uri.path(), status, started.elapsed());
+            });
             let guard = guard.answered(Instant::now());
             Ok::<_, Infallible>(response.map(|body| TrackedBody::new(body, guard)))
         }
@@ -167,13 +162,13 @@ where
 }
 
 /// The request task's answer; if it panicked, a 500 carrying the request id
-/// its audit record carries.
+/// its audit record carries. An answer made here is given to `count`.
 fn answer_of(
     joined: Result<Option<gateway::GatewayResponse>, JoinError>,
     request_id: &str,
+    count: impl FnOnce(u16),
 ) -> gateway::GatewayResponse {
-    // The task's own log line did not happen: these answers get theirs here
-    // (and their count, from the caller).
+    // The task's own log line and count did not happen: these answers get theirs here.
     let error = match joined {
         Ok(Some(response)) => return response,
         // Ended by shutdown after the grace: the connection is being closed too.
@@ -183,6 +178,7 @@ fn answer_of(
     let answer = error.answer();
     let status = answer.status.as_u16();
     tracing::warn!(request_id, status, error_code = answer.code, "request ended before its answer");
+    count(status);
     gateway::error_response(answer, request_id)
 }
 
@@ -217,7 +213,7 @@ mod tests {
     async fn a_panicking_request_task_answers_500_with_its_request_id() {
         let joined = tokio::spawn(async { panic!("handler bug") }).await;
         let joined: Result<Option<gateway::GatewayResponse>, JoinError> = joined.map(Some);
-        let response = answer_of(joined, "rid-of-the-request");
+        let response = answer_of(joined, "rid-of-the-request", |_| {});
         assert_eq!(response.status(), 500);
         assert_eq!(response.headers()["x-request-id"], "rid-of-the-request");
     }
