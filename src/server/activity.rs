@@ -12,13 +12,14 @@
 //! The state is fed by the connection's I/O ([`super::io`]), by the service
 //! (a [`RequestGuard`] per request) and by the answer's body (which carries a
 //! [`ResponseGuard`] until it is fully handed over); the watchdog
-//! ([`Activity::expired`]) sleeps until the earliest deadline.
+//! ([`Activity::expired`]) sleeps until the earliest deadline, or at most the
+//! shortest limit, and is never woken by a change of state.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 /// The connection deadlines, from `[server]`.
@@ -27,6 +28,13 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     pub idle_timeout: Duration,
     pub write_timeout: Duration,
+}
+
+impl Limits {
+    /// How long the watchdog may go without looking at the state.
+    fn shortest(&self) -> Duration {
+        self.header_read_timeout.min(self.idle_timeout).min(self.write_timeout)
+    }
 }
 
 /// Why a connection is given up.
@@ -97,8 +105,6 @@ struct State {
 #[derive(Debug)]
 pub struct Activity {
     state: Mutex<State>,
-    /// Wakes the watchdog when a deadline may have moved earlier.
-    changed: Notify,
 }
 
 impl Activity {
@@ -112,7 +118,6 @@ impl Activity {
                 pending: BTreeMap::new(),
                 next_id: 0,
             }),
-            changed: Notify::new(),
         })
     }
 
@@ -126,8 +131,6 @@ impl Activity {
         if let Phase::Idle { .. } = s.phase {
             if !s.h2 {
                 s.phase = Phase::Head { since: now };
-                drop(s);
-                self.changed.notify_one();
             }
         }
     }
@@ -138,8 +141,6 @@ impl Activity {
         let mut s = self.state();
         if s.stalled_since.is_none() {
             s.stalled_since = Some(now);
-            drop(s);
-            self.changed.notify_one();
         }
     }
 
@@ -166,8 +167,6 @@ impl Activity {
         s.active = s.active.saturating_sub(1);
         if s.active == 0 {
             s.phase = Phase::Idle { since: now };
-            drop(s);
-            self.changed.notify_one();
         }
     }
 
@@ -204,22 +203,27 @@ impl Activity {
 
     /// Resolves when the connection must be given up. `evict` changes when
     /// the listener is at its cap: an idle connection then gives up at once.
+    ///
+    /// A change of state does not wake it (that would cost every request a
+    /// poll of its connection or two more). It need not: each deadline is the
+    /// time of an event plus one of the limits, so one that appears after the
+    /// watchdog last looked is no earlier than its next look, which is at most
+    /// the shortest limit later. Every deadline is met on time.
     pub async fn expired(&self, limits: Limits, mut evict: watch::Receiver<u64>) -> Expiry {
+        let look_every = limits.shortest();
         let sleep = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(sleep);
         let mut listening = true;
         loop {
             let now = Instant::now();
-            let next = self.deadline(&limits);
-            if let Some((at, why)) = next {
-                if at <= now {
-                    return why;
-                }
-                sleep.as_mut().reset(at);
+            let next_look = now + look_every;
+            match self.deadline(&limits) {
+                Some((at, why)) if at <= now => return why,
+                Some((at, _)) => sleep.as_mut().reset(at.min(next_look)),
+                None => sleep.as_mut().reset(next_look),
             }
             tokio::select! {
-                () = &mut sleep, if next.is_some() => {}
-                () = self.changed.notified() => {}
+                () = &mut sleep => {}
                 changed = evict.changed(), if listening => {
                     if changed.is_err() {
                         // The listener is gone; only the deadlines remain.
@@ -249,7 +253,6 @@ impl RequestGuard {
         s.pending.insert(id, now);
         drop(s);
         self.pending = Some(id);
-        self.activity.changed.notify_one();
         ResponseGuard { request: self }
     }
 }

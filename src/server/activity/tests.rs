@@ -1,5 +1,9 @@
 //! The connection state machine, on tokio's paused clock.
 
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Wake, Waker};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -101,7 +105,7 @@ async fn the_oldest_pending_answer_sets_the_write_deadline() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn the_watchdog_wakes_for_an_earlier_deadline() {
+async fn a_deadline_that_appears_while_the_watchdog_sleeps_is_met_on_time() {
     let t0 = Instant::now();
     let a = Activity::new(t0);
     let request = a.request(false);
@@ -148,4 +152,39 @@ async fn an_answer_handing_pieces_over_keeps_its_write_deadline_moving() {
     assert_eq!(a.deadline(&LIMITS), Some((t0 + secs(50), Expiry::SlowRead)));
     assert_eq!(expiry(&a, t0).await, (Expiry::SlowRead, secs(50)));
     drop(slow);
+}
+
+/// Counts the wake-ups of whatever it is the waker of.
+#[derive(Default)]
+struct Wakes(AtomicUsize);
+
+impl Wake for Wakes {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn requests_and_their_io_do_not_wake_the_watchdog() {
+    let t0 = Instant::now();
+    let a = Activity::new(t0);
+    let (_tx, rx) = watch::channel(0);
+    let watchdog = a.expired(LIMITS, rx);
+    tokio::pin!(watchdog);
+    let wakes = Arc::new(Wakes::default());
+    let waker = Waker::from(wakes.clone());
+    let mut cx = Context::from_waker(&waker);
+    assert!(watchdog.as_mut().poll(&mut cx).is_pending());
+    // Keep-alive requests, as the connection's I/O and service report them.
+    for _ in 0..3 {
+        let request = a.request(false);
+        let answered = request.answered(Instant::now());
+        a.on_write_blocked(Instant::now());
+        a.on_flushed();
+        drop(answered);
+        a.on_read(Instant::now());
+    }
+    assert_eq!(wakes.0.load(Ordering::SeqCst), 0, "wake-ups of the connection's task");
+    // The head now arriving still gets its header_read_timeout, to the second.
+    assert_eq!(expiry(&a, t0).await, (Expiry::SlowHead, secs(10)));
 }
