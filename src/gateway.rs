@@ -286,13 +286,13 @@ async fn forward(
         breaker::Refused::Busy => GatewayError::ProfileBusy,
     })?;
     let upstream_body = inject::inject(fields, profile).map_err(|_| GatewayError::Internal)?;
-    let uri = runtime.upstream_uri(&profile.name, &route.name).ok_or(GatewayError::Internal)?;
+    let target = runtime.upstream_target(&profile.name, &route.name).ok_or(GatewayError::Internal)?;
     ex.write_request(deadline).await.map_err(|_| GatewayError::AuditUnavailable)?;
 
     let sent = Instant::now();
     let answer = runtime
         .upstream
-        .post(uri, upstream_body, &ex.record.request_id, traceparent.as_ref(), deadline, config.upstream.timeout)
+        .post(target, upstream_body, &ex.record.request_id, traceparent.as_ref(), deadline, config.upstream.timeout)
         .await;
     ex.upstream_ms(sent);
     let seconds = sent.elapsed().as_secs_f64();

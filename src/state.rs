@@ -24,7 +24,7 @@ use crate::config::Config;
 use crate::metrics::{Metrics, RouteMetrics};
 use crate::ratelimit::{Limiter, RateLimits};
 use crate::tls_client::BuildError;
-use crate::upstream::{Upstream, UpstreamKey};
+use crate::upstream::{Target, Upstream, UpstreamKey};
 
 /// Everything built from one config.
 pub struct Runtime {
@@ -34,8 +34,8 @@ pub struct Runtime {
     pub notes: NotesHasher,
     /// The limiter of each grant that has a `rate_limit`, by grant name.
     pub limiters: HashMap<String, Arc<Limiter>>,
-    /// The upstream URI of every (profile, route), built once here.
-    uris: HashMap<String, HashMap<String, hyper::Uri>>,
+    /// The upstream target of every (profile, route), built once here.
+    targets: HashMap<String, HashMap<String, Target>>,
     /// The metric handles of every route, and of `none` (no route matched).
     route_metrics: HashMap<String, RouteMetrics>,
 }
@@ -87,13 +87,14 @@ impl Runtime {
             .iter()
             .filter_map(|g| Some((g.name.clone(), rate_limits.limiter(&g.name, g.rate?))))
             .collect();
-        let mut uris: HashMap<String, HashMap<String, hyper::Uri>> = HashMap::new();
+        let mut targets: HashMap<String, HashMap<String, Target>> = HashMap::new();
         for profile in &config.profiles {
-            let by_route = uris.entry(profile.name.clone()).or_default();
+            let by_route = targets.entry(profile.name.clone()).or_default();
             for route in config.routes.iter() {
                 // Both halves were validated at load; a pair that still fails is left out (500).
-                if let Ok(uri) = profile.upstream.join(&route.path).parse::<hyper::Uri>() {
-                    by_route.insert(route.name.clone(), uri);
+                let uri = profile.upstream.join(&route.path).parse::<hyper::Uri>().ok();
+                if let Some(target) = uri.and_then(|uri| upstream.target(uri)) {
+                    by_route.insert(route.name.clone(), target);
                 }
             }
         }
@@ -104,7 +105,7 @@ impl Runtime {
             .chain([NO_ROUTE])
             .map(|name| (name.to_owned(), metrics.for_route(name)))
             .collect();
-        Ok(Runtime { config, upstream, audit, notes, limiters, uris, route_metrics })
+        Ok(Runtime { config, upstream, audit, notes, limiters, targets, route_metrics })
     }
 
     /// The metric handles of `route` (a route name, or [`NO_ROUTE`]).
@@ -112,9 +113,9 @@ impl Runtime {
         self.route_metrics.get(route)
     }
 
-    /// `POST {upstream}{path}` for this profile and route.
-    pub fn upstream_uri(&self, profile: &str, route: &str) -> Option<&hyper::Uri> {
-        self.uris.get(profile)?.get(route)
+    /// Where `POST {upstream}{path}` goes for this profile and route.
+    pub fn upstream_target(&self, profile: &str, route: &str) -> Option<&Target> {
+        self.targets.get(profile)?.get(route)
     }
 }
 

@@ -69,6 +69,14 @@ pub struct Upstream {
     per_host: std::sync::Mutex<std::collections::HashMap<hyper::http::uri::Authority, Arc<Semaphore>>>,
 }
 
+/// One upstream URI (a profile's `upstream` joined with a route's path) and
+/// the request slots of its host, shared with every other URI on that host.
+#[derive(Debug)]
+pub struct Target {
+    pub uri: hyper::Uri,
+    slots: Arc<Semaphore>,
+}
+
 /// The settings the client is built from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UpstreamKey {
@@ -107,29 +115,32 @@ impl Upstream {
         Ok(Upstream { client, key, per_host: std::sync::Mutex::default() })
     }
 
-    fn host_slots(&self, uri: &hyper::Uri) -> Option<Arc<Semaphore>> {
+    /// Where requests for `uri` go, with its host's share of
+    /// `upstream.max_connections`; `None` for a URI without a host.
+    /// Built once per config, not per request.
+    pub fn target(&self, uri: hyper::Uri) -> Option<Target> {
         let authority = uri.authority()?.clone();
         let mut map = self.per_host.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        Some(map.entry(authority).or_insert_with(|| Arc::new(Semaphore::new(self.key.max_per_host))).clone())
+        let slots = map.entry(authority).or_insert_with(|| Arc::new(Semaphore::new(self.key.max_per_host))).clone();
+        Some(Target { uri, slots })
     }
 
-    /// POSTs `body` to `url`; gives up at `deadline` or after `timeout`
+    /// POSTs `body` to `target`; gives up at `deadline` or after `timeout`
     /// (`upstream.timeout`), whichever is first.
     pub async fn post(
         &self,
-        uri: &hyper::Uri,
+        target: &Target,
         body: Vec<u8>,
         request_id: &str,
         traceparent: Option<&HeaderValue>,
         deadline: Instant,
         timeout: Duration,
     ) -> Result<UpstreamAnswer, UpstreamError> {
-        let request = request(uri, body, request_id, traceparent)?;
+        let request = request(&target.uri, body, request_id, traceparent)?;
         let until = deadline.min(Instant::now() + timeout);
-        let slots = self.host_slots(uri).ok_or_else(|| UpstreamError::Unavailable("no host in the URI".into()))?;
         let exchange = async {
             // Waiting for a slot is part of the wait for HostedSuite (504 at the deadline).
-            let _slot = slots.acquire_owned().await.map_err(|_| UpstreamError::Unavailable("closed".into()))?;
+            let _slot = target.slots.acquire().await.map_err(|_| UpstreamError::Unavailable("closed".into()))?;
             let response = self.client.request(request).await.map_err(|e| {
                 if malformed(&e) {
                     UpstreamError::BadResponse(chain(&e))
