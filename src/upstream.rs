@@ -65,7 +65,8 @@ pub struct Upstream {
     client: Client<tls_client::Connector, Full<Bytes>>,
     /// What it was built from.
     pub key: UpstreamKey,
-    /// Requests in progress per host (`upstream.max_connections`); one entry per host ever called.
+    /// Requests in progress per host (`upstream.max_connections`); one entry
+    /// per host of any config this client served (shared by all its targets).
     per_host: std::sync::Mutex<std::collections::HashMap<hyper::http::uri::Authority, Arc<Semaphore>>>,
 }
 

@@ -208,7 +208,10 @@ impl Activity {
     /// poll of its connection or two more). It need not: each deadline is the
     /// time of an event plus one of the limits, so one that appears after the
     /// watchdog last looked is no earlier than its next look, which is at most
-    /// the shortest limit later. Every deadline is met on time.
+    /// the shortest limit later. Every deadline is met on time, give or take
+    /// the moment between an event reading the clock and taking the state's
+    /// lock (an HTTP/2 stream's events come from its own task). The price:
+    /// each connection is looked at at least once per shortest limit.
     pub async fn expired(&self, limits: Limits, mut evict: watch::Receiver<u64>) -> Expiry {
         let look_every = limits.shortest();
         let sleep = tokio::time::sleep(Duration::ZERO);

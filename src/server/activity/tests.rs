@@ -168,6 +168,7 @@ impl Wake for Wakes {
 async fn requests_and_their_io_do_not_wake_the_watchdog() {
     let t0 = Instant::now();
     let a = Activity::new(t0);
+    drop(a.request(false).answered(t0)); // idle from here: 60 s to the idle deadline
     let (_tx, rx) = watch::channel(0);
     let watchdog = a.expired(LIMITS, rx);
     tokio::pin!(watchdog);
@@ -177,14 +178,18 @@ async fn requests_and_their_io_do_not_wake_the_watchdog() {
     assert!(watchdog.as_mut().poll(&mut cx).is_pending());
     // Keep-alive requests, as the connection's I/O and service report them.
     for _ in 0..3 {
+        a.on_read(Instant::now());
         let request = a.request(false);
         let answered = request.answered(Instant::now());
         a.on_write_blocked(Instant::now());
         a.on_flushed();
         drop(answered);
-        a.on_read(Instant::now());
     }
     assert_eq!(wakes.0.load(Ordering::SeqCst), 0, "wake-ups of the connection's task");
-    // The head now arriving still gets its header_read_timeout, to the second.
-    assert_eq!(expiry(&a, t0).await, (Expiry::SlowHead, secs(10)));
+    // Idle since t0. A head starting at t0 + 5, while the watchdog sleeps,
+    // still gets exactly its header_read_timeout (the shortest limit).
+    tokio::time::advance(secs(5)).await;
+    a.on_read(Instant::now());
+    assert_eq!(watchdog.await, Expiry::SlowHead);
+    assert_eq!(Instant::now() - t0, secs(15));
 }
