@@ -64,8 +64,17 @@ pub fn object_members(body: &[u8]) -> Result<Vec<(String, Value)>, serde_json::E
     serde_json::from_slice::<Members>(body).map(|m| m.0)
 }
 
+/// `username`, `password`.
+const SHORTEST_CREDENTIAL_NAME: usize = 8;
+
 /// The login fields, as ServiceStack would bind them: any case, `_`/`-` ignored.
 fn credential_name(key: &str) -> Option<&'static str> {
+    // Each letter of a match comes from a character of its own, of one byte
+    // or more (the one character whose lower case is two, `İ`, gives a
+    // non-ASCII one): a key of fewer bytes than the shortest name is none.
+    if key.len() < SHORTEST_CREDENTIAL_NAME {
+        return None;
+    }
     // Folded lazily (no allocation per key): Unicode lower case, `_` and `-` dropped.
     let folded = || key.chars().filter(|c| *c != '_' && *c != '-').flat_map(char::to_lowercase);
     [("customername", "CustomerName"), ("username", "UserName"), ("password", "Password")]
