@@ -115,6 +115,27 @@ async fn requests_to_one_host_are_capped() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profiles_on_one_host_share_its_cap() {
+    let pki = TestPki::generate().unwrap();
+    let (url, seen) = upstream(&pki, &[b"h2", b"http/1.1"], Duration::from_millis(200)).await;
+    let env = Arc::new(env_for(pki, url, "max_connections = 1", "").await);
+    let mut tasks = Vec::new();
+    for (i, profile) in ["acme", "globex", "acme", "globex"].into_iter().enumerate() {
+        let env = env.clone();
+        tasks.push(tokio::spawn(async move {
+            let token = env.token(SUB_MULTI);
+            let req = env.req(&token, &json!({"Id": "call-1001", "Notes": format!("n{i}")}));
+            env.send(&req.header("HostedSuite-Profile", profile)).await.status
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200, "every request is served, in turn");
+    }
+    // Both profiles' URIs are on the one test host: one cap for the two.
+    assert_eq!(seen.most_at_once.load(Ordering::SeqCst), 1, "at most upstream.max_connections at once, per host");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beyond_max_in_flight_requests_are_shed_with_503() {
     let pki = TestPki::generate().unwrap();
     let (url, seen) = upstream(&pki, &[b"http/1.1"], Duration::from_millis(600)).await;
