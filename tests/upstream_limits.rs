@@ -98,41 +98,46 @@ async fn http2_is_used_where_the_host_offers_it_and_never_when_told_not_to() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn requests_to_one_host_are_capped() {
+/// Sends one update per entry of `profiles` at once (`None`: as `SUB`, whose
+/// grant has one profile; `Some`: as `SUB_MULTI`, naming the profile) through
+/// a gateway with `max_connections = max` to a slow upstream; each must be
+/// served. How many the upstream had in progress at most.
+async fn most_at_once(max: usize, profiles: &[Option<&'static str>]) -> usize {
     let pki = TestPki::generate().unwrap();
     let (url, seen) = upstream(&pki, &[b"h2", b"http/1.1"], Duration::from_millis(200)).await;
-    let env = Arc::new(env_for(pki, url, "max_connections = 2", "").await);
-    let mut tasks = Vec::new();
-    for i in 0..6 {
-        let env = env.clone();
-        tasks.push(tokio::spawn(async move { env.update(SUB, "call-1001", &format!("n{i}")).await.status }));
-    }
+    let env = Arc::new(env_for(pki, url, &format!("max_connections = {max}"), "").await);
+    let tasks: Vec<_> = profiles
+        .iter()
+        .copied()
+        .enumerate()
+        .map(|(i, profile)| {
+            let env = env.clone();
+            tokio::spawn(async move {
+                let body = json!({"Id": "call-1001", "Notes": format!("n{i}")});
+                let req = match profile {
+                    None => env.req(&env.token(SUB), &body),
+                    Some(name) => env.req(&env.token(SUB_MULTI), &body).header("HostedSuite-Profile", name),
+                };
+                env.send(&req).await.status
+            })
+        })
+        .collect();
     for t in tasks {
         assert_eq!(t.await.unwrap(), 200, "every request is served, in turn");
     }
-    assert_eq!(seen.most_at_once.load(Ordering::SeqCst), 2, "at most upstream.max_connections at once");
+    seen.most_at_once.load(Ordering::SeqCst)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_to_one_host_are_capped() {
+    assert_eq!(most_at_once(2, &[None; 6]).await, 2, "at most upstream.max_connections at once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn profiles_on_one_host_share_its_cap() {
-    let pki = TestPki::generate().unwrap();
-    let (url, seen) = upstream(&pki, &[b"h2", b"http/1.1"], Duration::from_millis(200)).await;
-    let env = Arc::new(env_for(pki, url, "max_connections = 1", "").await);
-    let mut tasks = Vec::new();
-    for (i, profile) in ["acme", "globex", "acme", "globex"].into_iter().enumerate() {
-        let env = env.clone();
-        tasks.push(tokio::spawn(async move {
-            let token = env.token(SUB_MULTI);
-            let req = env.req(&token, &json!({"Id": "call-1001", "Notes": format!("n{i}")}));
-            env.send(&req.header("HostedSuite-Profile", profile)).await.status
-        }));
-    }
-    for t in tasks {
-        assert_eq!(t.await.unwrap(), 200, "every request is served, in turn");
-    }
     // Both profiles' URIs are on the one test host: one cap for the two.
-    assert_eq!(seen.most_at_once.load(Ordering::SeqCst), 1, "at most upstream.max_connections at once, per host");
+    let alternating = [Some("acme"), Some("globex"), Some("acme"), Some("globex")];
+    assert_eq!(most_at_once(1, &alternating).await, 1, "at most upstream.max_connections at once, per host");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
