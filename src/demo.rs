@@ -46,7 +46,7 @@ fn other(context: &str) -> impl Fn(String) -> Fatal + '_ {
 fn random_hex(n: usize) -> String {
     let mut bytes = vec![0u8; n];
     let _ = aws_lc_rs::rand::fill(&mut bytes);
-    hex::encode(bytes)
+    crate::hexstr::lower(&bytes)
 }
 
 /// `rwx------`.
