@@ -43,10 +43,12 @@ fn other(context: &str) -> impl Fn(String) -> Fatal + '_ {
     move |e| Fatal::Other(format!("demo: {context}: {e}"))
 }
 
-fn random_hex(n: usize) -> String {
+/// `n` random bytes as hex; an error if the system's generator gives none
+/// (the demo does not run with a password of zeros).
+fn random_hex(n: usize) -> Result<String, Fatal> {
     let mut bytes = vec![0u8; n];
-    let _ = aws_lc_rs::rand::fill(&mut bytes);
-    crate::hexstr::lower(&bytes)
+    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| other("random")("the system's random generator failed".into()))?;
+    Ok(crate::hexstr::lower(&bytes))
 }
 
 /// `rwx------`.
@@ -75,7 +77,7 @@ pub async fn run(args: DemoArgs) -> Result<(), Fatal> {
     #[cfg(unix)]
     folder.permissions(owner_only());
     let dir = folder.tempdir().map_err(|e| other("temp dir")(e.to_string()))?;
-    let password = random_hex(16);
+    let password = random_hex(16)?;
 
     // The HostedSuite side: simulator with one account, on loopback TLS.
     let pki = TestPki::generate().map_err(|e| other("CA")(e.to_string()))?;
