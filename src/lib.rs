@@ -20,6 +20,7 @@ pub mod gateway;
 pub mod grants;
 pub mod hexstr;
 pub mod inject;
+pub mod jsonstr;
 pub mod logging;
 pub mod metrics;
 pub mod ratelimit;

@@ -6,9 +6,8 @@
 //! whole unless it has a character JSON escapes, which only then goes
 //! through serde_json's escaper.
 
-use serde_json::Value;
-
 use super::AuditRecord;
+use crate::jsonstr::needs_escape;
 
 impl AuditRecord {
     /// Appends the record's JSON line (with its newline) to `out`.
@@ -150,7 +149,7 @@ impl<'a> Object<'a> {
         }
     }
 
-    fn opt_value(&mut self, key: &'static str, value: Option<&Value>) {
+    fn opt_value(&mut self, key: &'static str, value: Option<&impl serde::Serialize>) {
         self.key(key);
         match value {
             Some(v) => serialize(self.out, v),
@@ -174,27 +173,9 @@ fn string(out: &mut Vec<u8>, value: &str) {
     }
 }
 
-/// Whether JSON escapes any of `bytes` (a control character, `"` or `\\`),
-/// eight bytes at a time.
-fn needs_escape(bytes: &[u8]) -> bool {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    // Exact for the word as a whole: some byte of `x` is below `n` (n <= 0x80).
-    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGHS != 0;
-    let has = |x: u64, b: u8| below(x ^ (ONES * u64::from(b)), 1);
-    let mut words = bytes.chunks_exact(8);
-    let special = |x: u64| below(x, 0x20) || has(x, b'"') || has(x, b'\\');
-    let in_words = words.by_ref().any(|w| {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(w);
-        special(u64::from_ne_bytes(word))
-    });
-    in_words || words.remainder().iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
-}
-
 fn serialize<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
     // Writing to a Vec fails only for a value serde_json cannot express,
-    // which these (strings, finite-or-not floats, parsed `Value`s) are not.
+    // which these (strings, finite-or-not floats, the summary's parsed `Value`s) are not.
     let _ = serde_json::to_writer(out, value);
 }
 

@@ -116,6 +116,9 @@ struct Escaped<'a, W: Write>(&'a mut W);
 
 impl<W: Write> Write for Escaped<'_, W> {
     fn write_str(&mut self, text: &str) -> fmt::Result {
+        if !crate::jsonstr::needs_escape(text.as_bytes()) {
+            return self.0.write_str(text);
+        }
         let mut plain = 0;
         for (i, b) in text.bytes().enumerate() {
             let escape = match b {
