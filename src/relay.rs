@@ -16,6 +16,8 @@ mod redact;
 
 use probe::Probe;
 
+pub use probe::Summary;
+
 pub use redact::{Redactor, REDACTED};
 
 /// ServiceStack error codes that mean "the login was refused".
@@ -32,7 +34,7 @@ pub struct Relayed {
     /// `ResponseStatus.ErrorCode`, when HostedSuite reported an error.
     pub error_code: Option<String>,
     /// The audit's summary of a CallRecordInfo (`Id, ClientId, CenterId, Type, Flagged`).
-    pub result: Option<Value>,
+    pub result: Option<Summary>,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]

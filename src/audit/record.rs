@@ -8,10 +8,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use crate::relay::Summary;
 use aws_lc_rs::hmac;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
-use serde_json::Value;
 use tokio::time::Instant;
 
 use super::{AuditError, AuditLog};
@@ -49,7 +49,7 @@ pub struct AuditRecord {
     pub upstream_status: Option<u16>,
     pub duration_ms: Option<f64>,
     pub upstream_ms: Option<f64>,
-    pub result: Option<Value>,
+    pub result: Option<Summary>,
     /// Subject of the caller's TLS client certificate (mTLS).
     pub client_cert: Option<String>,
     /// From a valid W3C `traceparent` header.
