@@ -228,7 +228,7 @@ async fn verify(
     if let Some((claims, alg)) = cache_key.and_then(|k| shared.tokens.get(&k, keys.generation())) {
         shared.metrics.token_cache_hits.inc();
         let allowed = if config.auth.algorithms.contains(&alg) { Ok(()) } else { Err(TokenError::AlgorithmNotAllowed) };
-        return match allowed.and_then(|()| auth::jwt::check_claims(&config.auth, &claims.0, now)) {
+        return match allowed.and_then(|()| auth::jwt::check_claims(&config.auth, &claims, now)) {
             Ok(()) => Ok(claims),
             Err(e) => {
                 if let Some(k) = cache_key {

@@ -58,7 +58,7 @@ mod tests {
     }
 
     fn claims(v: Value) -> Claims {
-        Claims(v.as_object().unwrap().clone())
+        Claims::new(v.as_object().unwrap().clone())
     }
 
     #[test]

@@ -183,7 +183,7 @@ fn is_claim_rule(e: &TokenError) -> bool {
 /// Runs `jws` through `verify`; `Err` if `verify` accepted it (no vector may).
 fn judge(auth: &AuthSettings, keys: &KeySet, jws: &str) -> Result<(Verdict, TokenError), String> {
     let err = match jwt::verify(auth, keys, jws, NOW) {
-        Ok(claims) => return Err(format!("accepted with claims {:?}", claims.0)),
+        Ok(claims) => return Err(format!("accepted with claims {:?}", claims.map())),
         Err(e) => e,
     };
     let after_signature = is_claim_rule(&err)

@@ -105,7 +105,7 @@ fn check_accepted(auth: &AuthSettings, token: &str, claims: &Map<String, Value>)
 fn run(fixture: &Fixture, token: &str) {
     for auth in &fixture.settings {
         match verify(auth, &fixture.keys, token, NOW) {
-            Ok(claims) => check_accepted(auth, token, &claims.0),
+            Ok(claims) => check_accepted(auth, token, claims.map()),
             Err(e) => assert!(!e.to_string().is_empty() && !e.reason().is_empty()),
         }
     }

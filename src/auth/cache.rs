@@ -85,8 +85,9 @@ impl TokenCache {
     }
 
     pub fn insert(&self, key: TokenKey, claims: Arc<Claims>, alg: Algorithm, generation: u64, token_len: usize) {
-        // Decoded claims take about what their base64 took, plus the map's overhead.
-        let weight = u64::try_from(token_len).unwrap_or(u64::MAX).saturating_mul(2).saturating_add(256);
+        // Decoded claims take about what their base64 took, plus the map's
+        // overhead, plus the copy of the registered claims `Claims` keeps.
+        let weight = u64::try_from(token_len).unwrap_or(u64::MAX).saturating_mul(3).saturating_add(256);
         self.cache.insert(key, Arc::new(Cached { claims, generation, alg, weight }));
     }
 
@@ -109,7 +110,7 @@ mod tests {
     use serde_json::json;
 
     fn claims() -> Arc<Claims> {
-        Arc::new(Claims(json!({"sub": "svc"}).as_object().unwrap().clone()))
+        Arc::new(Claims::new(json!({"sub": "svc"}).as_object().unwrap().clone()))
     }
 
     #[test]

@@ -16,25 +16,69 @@ use crate::config::AuthSettings;
 /// Largest token accepted, in bytes.
 pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
 
-/// The verified claims of a token.
+/// The verified claims of a token, with a copy of the registered claims the
+/// rules read on every request, taken once per token (a cached token is
+/// checked again on every use without hashing a claim name).
 #[derive(Debug, Clone)]
-pub struct Claims(pub Map<String, Value>);
+pub struct Claims {
+    map: Map<String, Value>,
+    at: Registered,
+}
+
+/// `exp`, `nbf`, `iat`, `iss`, `aud`, `sub` and `jti`, as the claims have them.
+#[derive(Debug, Clone)]
+struct Registered {
+    exp: Option<Value>,
+    nbf: Option<Value>,
+    iat: Option<Value>,
+    iss: Option<Value>,
+    aud: Option<Value>,
+    sub: Option<Value>,
+    jti: Option<Value>,
+}
 
 impl Claims {
-    fn str(&self, name: &str) -> Option<&str> {
-        self.0.get(name).and_then(Value::as_str)
+    pub fn new(map: Map<String, Value>) -> Claims {
+        let at = |name: &str| map.get(name).cloned();
+        let at = Registered {
+            exp: at("exp"),
+            nbf: at("nbf"),
+            iat: at("iat"),
+            iss: at("iss"),
+            aud: at("aud"),
+            sub: at("sub"),
+            jti: at("jti"),
+        };
+        Claims { map, at }
     }
+
+    /// Every claim, as the token has them.
+    pub fn map(&self) -> &Map<String, Value> {
+        &self.map
+    }
+
     pub fn subject(&self) -> Option<&str> {
-        self.str("sub")
+        self.at.sub.as_ref().and_then(Value::as_str)
     }
     pub fn issuer(&self) -> Option<&str> {
-        self.str("iss")
+        self.at.iss.as_ref().and_then(Value::as_str)
     }
     pub fn token_id(&self) -> Option<&str> {
-        self.str("jti")
+        self.at.jti.as_ref().and_then(Value::as_str)
     }
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.0.get(name)
+        match name {
+            "sub" => self.at.sub.as_ref(),
+            "iss" => self.at.iss.as_ref(),
+            other => self.map.get(other),
+        }
+    }
+
+    fn time(at: Option<&Value>, name: &'static str) -> Result<Option<f64>, TokenError> {
+        match at {
+            None => Ok(None),
+            Some(v) => v.as_f64().map(Some).ok_or(TokenError::BadTimeClaim(name)),
+        }
     }
 }
 
@@ -104,29 +148,22 @@ pub fn verify_by<'k>(
         .into_iter()
         .find(|k| jsonwebtoken::crypto::verify(sig, message.as_bytes(), &k.key, alg).unwrap_or(false))
         .ok_or(TokenError::BadSignature)?;
-    let claims = decode_json(body).ok_or(TokenError::Malformed)?;
+    let claims = Claims::new(decode_json(body).ok_or(TokenError::Malformed)?);
     check_claims(auth, &claims, now)?;
-    Ok((Claims(claims), verified))
-}
-
-fn time_claim(claims: &Map<String, Value>, name: &'static str) -> Result<Option<f64>, TokenError> {
-    match claims.get(name) {
-        None => Ok(None),
-        Some(v) => v.as_f64().map(Some).ok_or(TokenError::BadTimeClaim(name)),
-    }
+    Ok((claims, verified))
 }
 
 /// The claim rules (time, issuer, audience, required claims) at time `now`.
-pub fn check_claims(auth: &AuthSettings, claims: &Map<String, Value>, now: f64) -> Result<(), TokenError> {
+pub fn check_claims(auth: &AuthSettings, claims: &Claims, now: f64) -> Result<(), TokenError> {
     let leeway = auth.leeway.as_secs_f64();
-    let exp = time_claim(claims, "exp")?.ok_or_else(|| TokenError::MissingClaim("exp".into()))?;
+    let exp = Claims::time(claims.at.exp.as_ref(), "exp")?.ok_or_else(|| TokenError::MissingClaim("exp".into()))?;
     if now > exp + leeway {
         return Err(TokenError::Expired);
     }
-    if time_claim(claims, "nbf")?.is_some_and(|nbf| nbf > now + leeway) {
+    if Claims::time(claims.at.nbf.as_ref(), "nbf")?.is_some_and(|nbf| nbf > now + leeway) {
         return Err(TokenError::NotYetValid);
     }
-    let iat = time_claim(claims, "iat")?;
+    let iat = Claims::time(claims.at.iat.as_ref(), "iat")?;
     if iat.is_some_and(|iat| iat > now + leeway) {
         return Err(TokenError::IssuedInFuture);
     }
@@ -136,11 +173,11 @@ pub fn check_claims(auth: &AuthSettings, claims: &Map<String, Value>, now: f64) 
             return Err(TokenError::LifetimeTooLong);
         }
     }
-    match claims.get("iss").and_then(Value::as_str) {
+    match claims.issuer() {
         Some(iss) if auth.issuers.iter().any(|i| i == iss) => {}
         _ => return Err(TokenError::BadIssuer),
     }
-    let audience_ok = match claims.get("aud") {
+    let audience_ok = match &claims.at.aud {
         Some(Value::String(a)) => auth.audiences.contains(a),
         Some(Value::Array(list)) => {
             list.iter().filter_map(Value::as_str).any(|a| auth.audiences.iter().any(|x| x == a))
