@@ -10,20 +10,25 @@ use std::fmt;
 
 use secrecy::ExposeSecret;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::config::Profile;
 use crate::error::{FieldError, GatewayError};
 use crate::routes::{FieldRule, Route};
 
-/// The caller's fields under their canonical names, in the caller's order.
+/// The caller's fields under their canonical names, in the caller's order,
+/// each once (so no more of them than the route has: found by a look along).
 #[derive(Debug, Clone, PartialEq)]
-pub struct CallerFields(Map<String, Value>);
+pub struct CallerFields(Vec<(String, Value)>);
 
 impl CallerFields {
+    fn get(&self, name: &str) -> Option<&Value> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
     fn string(&self, name: &str) -> Option<&str> {
-        self.0.get(name).and_then(Value::as_str)
+        self.get(name).and_then(Value::as_str)
     }
     /// `Id`, when it is a string.
     pub fn call_id(&self) -> Option<&str> {
@@ -103,7 +108,7 @@ pub fn parse(body: &[u8], route: &Route) -> Result<CallerFields, GatewayError> {
 
     let mut problems = Vec::new();
     let mut seen = HashSet::new();
-    let mut fields = Map::new();
+    let mut fields = CallerFields(Vec::new());
     for (key, value) in members {
         let folded = credential_name(&key).map(str::to_owned).unwrap_or_else(|| key.to_lowercase());
         if !seen.insert(folded) {
@@ -124,18 +129,18 @@ pub fn parse(body: &[u8], route: &Route) -> Result<CallerFields, GatewayError> {
         if let Some(problem) = check_type(&field.name, field.rule, &value) {
             problems.push(problem);
         }
-        fields.insert(field.name.clone(), value);
+        fields.0.push((field.name.clone(), value));
     }
     for field in &route.fields {
         if field.rule != FieldRule::Any
-            && !fields.contains_key(&field.name)
+            && fields.get(&field.name).is_none()
             && !seen.contains(&field.name.to_lowercase())
         {
             problems.push(FieldError::new("Required", field.name.clone(), format!("{} is required", field.name)));
         }
     }
     if problems.is_empty() {
-        Ok(CallerFields(fields))
+        Ok(fields)
     } else {
         let message = format!("the request body has {} problem(s): see Errors", problems.len());
         Err(GatewayError::InvalidRequest(message, problems))
@@ -163,26 +168,32 @@ fn invalid(message: &str) -> GatewayError {
 }
 
 /// The upstream body: the caller's fields, then the profile's login.
-#[derive(Serialize)]
 struct UpstreamBody<'a> {
-    #[serde(flatten)]
-    fields: &'a Map<String, Value>,
-    #[serde(rename = "CustomerName")]
-    customer_name: &'a str,
-    #[serde(rename = "UserName")]
-    user_name: &'a str,
-    #[serde(rename = "Password")]
-    password: &'a str,
+    fields: &'a CallerFields,
+    profile: &'a Profile,
+}
+
+impl Serialize for UpstreamBody<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let login = [
+            ("CustomerName", self.profile.customer_name.as_str()),
+            ("UserName", self.profile.user_name.as_str()),
+            ("Password", self.profile.password.expose_secret()),
+        ];
+        let mut map = s.serialize_map(Some(self.fields.0.len() + login.len()))?;
+        for (name, value) in &self.fields.0 {
+            map.serialize_entry(name, value)?;
+        }
+        for (name, value) in login {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
 }
 
 /// Serializes the fields with `profile`'s login injected.
 pub fn inject(fields: &CallerFields, profile: &Profile) -> Result<Vec<u8>, serde_json::Error> {
-    serde_json::to_vec(&UpstreamBody {
-        fields: &fields.0,
-        customer_name: &profile.customer_name,
-        user_name: &profile.user_name,
-        password: profile.password.expose_secret(),
-    })
+    serde_json::to_vec(&UpstreamBody { fields, profile })
 }
 
 #[cfg(test)]
