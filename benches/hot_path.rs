@@ -150,9 +150,13 @@ fn audit(c: &mut Criterion) {
     let sink = hsgate::config::AuditSinkKind::File(dir.path().join("audit.jsonl"));
     let metrics = Arc::new(hsgate::metrics::Metrics::new());
     let log = Arc::new(hsgate::audit::AuditLog::open(&sink, hsgate::audit::Durability::Written, metrics).unwrap());
-    let peer = "10.0.0.7:51234".parse().unwrap();
-    let mut exchange =
-        hsgate::audit::Exchange::new(log, "4bf92f3577b34da6a3ce929d0e0e4736", peer, "POST", "/api/calls/update");
+    let mut exchange = hsgate::audit::Exchange::new(
+        log,
+        "4bf92f3577b34da6a3ce929d0e0e4736",
+        "10.0.0.7:51234",
+        "POST",
+        "/api/calls/update",
+    );
     let r = &mut exchange.record;
     r.time = "2026-12-01T08:00:00.000Z".into();
     r.route = Some("calls.update".into());

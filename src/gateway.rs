@@ -34,8 +34,16 @@ pub type GatewayResponse = Response<Full<Bytes>>;
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub peer: SocketAddr,
+    /// `peer` as the audit writes it, formatted once per connection.
+    pub addr: Arc<str>,
     /// The subject of the TLS client certificate (mTLS).
     pub client_cert: Option<Arc<str>>,
+}
+
+impl Caller {
+    pub fn new(peer: SocketAddr, client_cert: Option<Arc<str>>) -> Caller {
+        Caller { peer, addr: Arc::from(peer.to_string()), client_cert }
+    }
 }
 
 /// The trace id of a valid W3C `traceparent` header (`00-<trace>-<parent>-<flags>`).
@@ -70,7 +78,7 @@ pub async fn handle(
     let deadline = Instant::now() + runtime.config.server.request_timeout;
     let path = req.uri().path().to_owned();
     let started = Instant::now();
-    let mut exchange = Exchange::new(runtime.audit.clone(), &request_id, caller.peer, req.method().as_str(), &path);
+    let mut exchange = Exchange::new(runtime.audit.clone(), &request_id, &caller.addr, req.method().as_str(), &path);
     exchange.record.client_cert = caller.client_cert.as_deref().map(str::to_owned);
     exchange.record.trace_id = trace_id(req.headers());
     let outcome = try_handle(&shared, &runtime, req, &mut exchange, deadline).await;

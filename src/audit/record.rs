@@ -4,7 +4,6 @@
 //! ended some other way. Nothing secret is ever put into a record: the
 //! Notes text only with `include_notes`, and otherwise its length and HMAC.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -92,13 +91,13 @@ fn millis(d: std::time::Duration) -> f64 {
 }
 
 impl Exchange {
-    pub fn new(log: Arc<AuditLog>, request_id: &str, client: SocketAddr, method: &str, path: &str) -> Self {
+    pub fn new(log: Arc<AuditLog>, request_id: &str, client_addr: &str, method: &str, path: &str) -> Self {
         let record = AuditRecord {
             time: String::new(),
             kind: "hsgate.audit",
             phase: "response",
             request_id: request_id.to_owned(),
-            client_addr: client.to_string(),
+            client_addr: client_addr.to_owned(),
             method: method.to_owned(),
             path: path.to_owned(),
             route: None,

@@ -50,7 +50,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, listener: Listener, _slo
     let limits = limits(&listener.shared);
     let watched = WatchedIo::new(stream, activity.clone());
     if !listener.tls {
-        let caller = Caller { peer, client_cert: None };
+        let caller = Caller::new(peer, None);
         return drive(TokioIo::new(watched), caller, &activity, limits, &listener).await;
     }
     let expired = activity.expired(limits, listener.evict.clone());
@@ -74,7 +74,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, listener: Listener, _slo
         () = signalled(listener.force.clone()) => return,
     };
     let client_cert = tls.get_ref().1.peer_certificates().and_then(|chain| chain.first()).and_then(|c| subject(c));
-    let caller = Caller { peer, client_cert };
+    let caller = Caller::new(peer, client_cert);
     drive(TokioIo::new(tls), caller, &activity, limits, &listener).await;
 }
 
