@@ -250,7 +250,8 @@ async fn verify(
     let (claims, keys) = match auth::verify(&config.auth, &keys, token, now) {
         Err(TokenError::UnknownKey) => {
             let Some(jwks) = shared.jwks.current() else { return Err(TokenError::UnknownKey) };
-            match tokio::time::timeout_at(deadline, jwks.refetch(Some(request_id))).await {
+            // Boxed: a rare path, kept out of every request's task.
+            match tokio::time::timeout_at(deadline, Box::pin(jwks.refetch(Some(request_id)))).await {
                 Ok(true) => {
                     let keys = shared.keys.current();
                     (auth::verify(&config.auth, &keys, token, auth::jwt::unix_now())?, keys)

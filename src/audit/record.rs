@@ -155,12 +155,16 @@ impl Exchange {
         tokio::time::timeout_at(deadline, write).await.unwrap_or(Err(AuditError::NotWritten))
     }
 
-    /// Writes the "response" record.
-    pub async fn finish(mut self, status: u16) {
+    /// Writes the "response" record. The line is made at once and the
+    /// exchange dropped: what waits (for room in the queue) holds only the
+    /// line, not the record, which keeps the request's task small.
+    pub fn finish(mut self, status: u16) -> impl std::future::Future<Output = ()> + Send {
         self.complete(status);
         self.finished = true;
         let line = Self::line(&self.record);
-        self.log.write(line, &self.record.request_id).await;
+        let request_id = std::mem::take(&mut self.record.request_id);
+        let log = self.log.clone();
+        async move { log.write(line, &request_id).await }
     }
 
     fn complete(&mut self, status: u16) {
