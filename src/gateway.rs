@@ -34,8 +34,9 @@ pub type GatewayResponse = Response<Full<Bytes>>;
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub peer: SocketAddr,
-    /// `peer` as the audit writes it, formatted once per connection.
-    pub addr: Arc<str>,
+    /// `peer` as the audit writes it, formatted once per connection (so
+    /// made only by [`Caller::new`], which keeps the two in step).
+    addr: Arc<str>,
     /// The subject of the TLS client certificate (mTLS).
     pub client_cert: Option<Arc<str>>,
 }

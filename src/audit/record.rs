@@ -7,13 +7,13 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::relay::Summary;
 use aws_lc_rs::hmac;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use tokio::time::Instant;
 
 use super::{AuditError, AuditLog};
+use crate::relay::Summary;
 
 /// Bytes reserved for one audit line (a typical record is 700-900 bytes).
 const LINE_CAPACITY: usize = 1024;
@@ -155,9 +155,10 @@ impl Exchange {
         tokio::time::timeout_at(deadline, write).await.unwrap_or(Err(AuditError::NotWritten))
     }
 
-    /// Writes the "response" record. The line is made at once and the
-    /// exchange dropped: what waits (for room in the queue) holds only the
-    /// line, not the record, which keeps the request's task small.
+    /// Writes the "response" record. The line is made at once, when this is
+    /// called, and the exchange dropped: what waits (for room in the queue)
+    /// holds only the line, not the record, which keeps the request's task
+    /// small. Await it at once: a future dropped unpolled loses the record.
     pub fn finish(mut self, status: u16) -> impl std::future::Future<Output = ()> + Send {
         self.complete(status);
         self.finished = true;

@@ -128,10 +128,15 @@ mod tests {
     #[test]
     fn bounded_by_bytes() {
         let cache = TokenCache::default();
-        let big = usize::try_from(MAX_BYTES / 4).unwrap();
-        for i in 0..16 {
-            cache.insert(cache.key(&format!("t{i}")).unwrap(), claims(), Algorithm::EdDSA, 1, big);
+        // 4 KiB tokens: the byte budget, not the entry count, is what binds.
+        let token_len: u64 = 4096;
+        for i in 0..MAX_ENTRIES {
+            cache.insert(cache.key(&format!("t{i}")).unwrap(), claims(), Algorithm::EdDSA, 1, token_len as usize);
         }
-        assert!(cache.len() <= 4, "{} entries of a quarter of the budget each", cache.len());
+        let held = cache.len() as u64;
+        assert!(held > 0, "nothing cached");
+        // Each entry stands for its claims, their map and the registered
+        // claims' copy: at least three times its token.
+        assert!(held * 3 * token_len <= MAX_BYTES, "{held} entries of {token_len}-byte tokens");
     }
 }
