@@ -66,10 +66,17 @@ impl Claims {
     pub fn token_id(&self) -> Option<&str> {
         self.at.jti.as_ref().and_then(Value::as_str)
     }
+    /// A claim by name; a registered one from its copy, without hashing the name.
     pub fn get(&self, name: &str) -> Option<&Value> {
+        let at = &self.at;
         match name {
-            "sub" => self.at.sub.as_ref(),
-            "iss" => self.at.iss.as_ref(),
+            "exp" => at.exp.as_ref(),
+            "nbf" => at.nbf.as_ref(),
+            "iat" => at.iat.as_ref(),
+            "iss" => at.iss.as_ref(),
+            "aud" => at.aud.as_ref(),
+            "sub" => at.sub.as_ref(),
+            "jti" => at.jti.as_ref(),
             other => self.map.get(other),
         }
     }

@@ -519,3 +519,17 @@ fn mutated_tokens_never_verify() {
 }
 
 mod hostile;
+
+#[test]
+fn every_claim_is_got_as_the_token_has_it() {
+    // Duplicate keys: the parsed map keeps the last, and so must the copies.
+    let text =
+        r#"{"sub":"first","exp":1,"nbf":2,"iat":3,"iss":"i","aud":["a","b"],"jti":"j","sub":"last","groups":["x"]}"#;
+    let map: Map<String, Value> = serde_json::from_str(text).unwrap();
+    let claims = Claims::new(map.clone());
+    for name in ["exp", "nbf", "iat", "iss", "aud", "sub", "jti", "groups", "absent"] {
+        assert_eq!(claims.get(name), map.get(name), "{name}");
+    }
+    assert_eq!(claims.subject(), Some("last"));
+    assert_eq!((claims.issuer(), claims.token_id()), (Some("i"), Some("j")));
+}
