@@ -1,21 +1,28 @@
-//! The HostedSuite client: ONE pooled hyper-util client over rustls, built
-//! when the config is loaded, shared by every request. TLS is always
-//! verified against the configured roots (or the built-in web roots). A
-//! request is written at most once: hyper-util's only retry is for a pooled
-//! connection that closed before any byte of the request was written.
+//! The HostedSuite client, built when the config is loaded and shared by
+//! every request: one multiplexed HTTP/2 connection per host
+//! ([`multiplexed`]) where the host offers `h2`, else ONE pooled hyper-util
+//! HTTP/1.1 client over rustls. TLS is always verified against the
+//! configured roots (or the built-in web roots). A request is written at
+//! most once: the only retry is for a connection that closed before any
+//! byte of the request was written.
+
+mod handoff;
+mod multiplexed;
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::header::{HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
-use hyper::{Method, Request, StatusCode};
+use hyper::header::{HeaderName, HeaderValue, ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, USER_AGENT};
+use hyper::{Method, Request, StatusCode, Uri};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::time::Instant;
 
 use crate::config::UpstreamSettings;
 use crate::tls_client::{self, Http2, Plaintext};
+use handoff::Handoff;
+use multiplexed::{Host, NotTaken, Sender};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
@@ -62,20 +69,31 @@ pub use crate::tls_client::BuildError;
 /// reload that keeps them keeps the pool warm; timeouts come per request
 /// from the config in force.
 pub struct Upstream {
-    client: Client<tls_client::Connector, Full<Bytes>>,
+    /// HTTP/1.1, to the hosts [`multiplexed`] finds speak only that (and to
+    /// every host with `upstream.http2 = "never"`).
+    client: Client<Handoff, Full<Bytes>>,
+    /// What both open their connections with.
+    connector: Handoff,
     /// What it was built from.
     pub key: UpstreamKey,
-    /// Requests in progress per host (`upstream.max_connections`); one entry
-    /// per host of any config this client served (shared by all its targets).
-    per_host: std::sync::Mutex<std::collections::HashMap<hyper::http::uri::Authority, Arc<Semaphore>>>,
+    /// Per host of any config this client served (shared by all its targets).
+    per_host: std::sync::Mutex<std::collections::HashMap<hyper::http::uri::Authority, PerHost>>,
+}
+
+/// What the requests to one host share.
+#[derive(Clone)]
+struct PerHost {
+    /// Requests in progress (`upstream.max_connections`).
+    slots: Arc<Semaphore>,
+    /// Its HTTP/2 connection (`None` with `upstream.http2 = "never"`).
+    h2: Option<Arc<Host>>,
 }
 
 /// One upstream URI (a profile's `upstream` joined with a route's path) and
-/// the request slots of its host, shared with every other URI on that host.
-#[derive(Debug)]
+/// what it shares with every other URI on that host.
 pub struct Target {
     pub uri: hyper::Uri,
-    slots: Arc<Semaphore>,
+    host: PerHost,
 }
 
 /// The settings the client is built from.
@@ -105,25 +123,33 @@ impl Upstream {
         let key = UpstreamKey::of(settings);
         let plaintext = if key.allow_plaintext { Plaintext::Allowed } else { Plaintext::Refused };
         let http2 = if key.http2 { Http2::Offered } else { Http2::Never };
-        let https = tls_client::connector(key.roots.as_deref(), key.connect_timeout, plaintext, http2)?;
+        let https = Handoff::new(tls_client::connector(key.roots.as_deref(), key.connect_timeout, plaintext, http2)?);
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             // As many idle connections as requests may be in progress: none is closed only to be handshaken again.
             .pool_max_idle_per_host(key.max_per_host)
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
-            .build(https);
-        Ok(Upstream { client, key, per_host: std::sync::Mutex::default() })
+            .build(https.clone());
+        Ok(Upstream { client, connector: https, key, per_host: std::sync::Mutex::default() })
     }
 
     /// Where requests for `uri` go, with its host's share of
-    /// `upstream.max_connections`; `None` for a URI without a host.
-    /// Built once per config, not per request.
+    /// `upstream.max_connections` and its HTTP/2 connection; `None` for a
+    /// URI without a host. Built once per config, not per request.
     pub fn target(&self, uri: hyper::Uri) -> Option<Target> {
         let authority = uri.authority()?.clone();
+        let origin = Uri::builder().scheme(uri.scheme()?.clone()).authority(authority.clone()).path_and_query("/");
+        let origin = origin.build().ok()?;
         let mut map = self.per_host.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let slots = map.entry(authority).or_insert_with(|| Arc::new(Semaphore::new(self.key.max_per_host))).clone();
-        Some(Target { uri, slots })
+        let host = map
+            .entry(authority)
+            .or_insert_with(|| PerHost {
+                slots: Arc::new(Semaphore::new(self.key.max_per_host)),
+                h2: self.key.http2.then(|| Arc::new(Host::new(origin))),
+            })
+            .clone();
+        Some(Target { uri, host })
     }
 
     /// POSTs `body` to `target`; gives up at `deadline` or after `timeout`
@@ -137,11 +163,18 @@ impl Upstream {
         deadline: Instant,
         timeout: Duration,
     ) -> Result<UpstreamAnswer, UpstreamError> {
-        let request = request(&target.uri, body, request_id, traceparent)?;
+        let body = Bytes::from(body);
+        let head = || head(&target.uri, body.len(), request_id, traceparent);
         let until = deadline.min(Instant::now() + timeout);
         let exchange = async {
             // Waiting for a slot is part of the wait for HostedSuite (504 at the deadline).
-            let _slot = target.slots.acquire().await.map_err(|_| UpstreamError::Unavailable("closed".into()))?;
+            let _slot = target.host.slots.acquire().await.map_err(|_| UpstreamError::Unavailable("closed".into()))?;
+            if let Some(host) = &target.host.h2 {
+                if let Some(answer) = self.over_h2(host, head, &body).await {
+                    return answer;
+                }
+            }
+            let request = head()?.map(|()| Full::new(body.clone()));
             let response = self.client.request(request).await.map_err(|e| {
                 if malformed(&e) {
                     UpstreamError::BadResponse(chain(&e))
@@ -159,6 +192,38 @@ impl Upstream {
         };
         tokio::time::timeout_at(until, exchange).await.unwrap_or(Err(UpstreamError::Timeout))
     }
+
+    /// The exchange over `host`'s HTTP/2 connection; `None` when the host
+    /// answers HTTP/1.1 only. A request the connection did not take (closed,
+    /// or the host refused the stream unseen) goes once more, on a new one.
+    async fn over_h2(
+        &self,
+        host: &Host,
+        head: impl Fn() -> Result<Request<()>, UpstreamError>,
+        body: &Bytes,
+    ) -> Option<Result<UpstreamAnswer, UpstreamError>> {
+        let mut refused = None;
+        for _ in 0..2 {
+            let (send, id) = match host.sender(&self.connector).await {
+                Ok(Sender::H2(send, id)) => (send, id),
+                Ok(Sender::Http1) => return None,
+                Err(e) => return Some(Err(e)),
+            };
+            let request = match head() {
+                Ok(request) => request,
+                Err(e) => return Some(Err(e)),
+            };
+            match multiplexed::exchange(send, request, body.clone()).await {
+                Ok(answer) => return Some(answer),
+                Err(NotTaken(e)) => {
+                    host.retire(id);
+                    refused = Some(e);
+                }
+            }
+        }
+        let why = refused.map_or_else(String::new, |e| chain(&e));
+        Some(Err(UpstreamError::Unavailable(why)))
+    }
 }
 
 /// The request HostedSuite receives (SPEC §4): the fixed headers are
@@ -166,20 +231,21 @@ impl Upstream {
 /// marked sensitive, which over HTTP/2 sends them as never-indexed literals:
 /// a value seen once would otherwise be entered in both sides' HPACK tables,
 /// and every later request would compare its id against the ids there.
-fn request(
+fn head(
     uri: &hyper::Uri,
-    body: Vec<u8>,
+    body_len: usize,
     request_id: &str,
     traceparent: Option<&HeaderValue>,
-) -> Result<Request<Full<Bytes>>, UpstreamError> {
+) -> Result<Request<()>, UpstreamError> {
     let mut id =
         HeaderValue::from_str(request_id).map_err(|e| UpstreamError::Unavailable(format!("bad request id: {e}")))?;
     id.set_sensitive(true);
-    let mut request = Request::new(Full::new(Bytes::from(body)));
+    let mut request = Request::new(());
     *request.method_mut() = Method::POST;
     *request.uri_mut() = uri.clone();
     let headers = request.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(body_len));
     headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
     headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
     headers.insert(X_REQUEST_ID, id);
@@ -227,12 +293,13 @@ mod tests {
     fn the_upstream_request_carries_the_spec_headers_and_marks_the_per_request_ones_sensitive() {
         let uri: hyper::Uri = "https://hs.example/api/calls/update".parse().unwrap();
         let traceparent = HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
-        let built = request(&uri, b"{}".to_vec(), "rid-1", Some(&traceparent)).unwrap();
+        let built = head(&uri, 2, "rid-1", Some(&traceparent)).unwrap();
         assert_eq!((built.method(), built.uri()), (&Method::POST, &uri));
         let headers = built.headers();
         let mut names: Vec<&str> = headers.keys().map(|n| n.as_str()).collect();
         names.sort_unstable();
-        assert_eq!(names, ["accept", "content-type", "traceparent", "user-agent", "x-request-id"]);
+        assert_eq!(names, ["accept", "content-length", "content-type", "traceparent", "user-agent", "x-request-id"]);
+        assert_eq!(headers["content-length"], "2");
         assert_eq!(headers["content-type"], "application/json");
         assert_eq!(headers["accept"], "application/json");
         assert_eq!(headers["user-agent"], format!("hsgate/{}", env!("CARGO_PKG_VERSION")).as_str());
@@ -246,8 +313,8 @@ mod tests {
     #[test]
     fn no_traceparent_is_sent_unless_given_and_a_bad_id_is_refused() {
         let uri: hyper::Uri = "https://hs.example/api/calls/update".parse().unwrap();
-        let built = request(&uri, Vec::new(), "rid-2", None).unwrap();
+        let built = head(&uri, 0, "rid-2", None).unwrap();
         assert!(!built.headers().contains_key("traceparent"));
-        assert!(request(&uri, Vec::new(), "bad\nid", None).is_err());
+        assert!(head(&uri, 0, "bad\nid", None).is_err());
     }
 }

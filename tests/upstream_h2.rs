@@ -1,0 +1,242 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! HTTP/2 to HostedSuite, against a scripted host built on the `h2` crate's
+//! server: concurrent requests share one connection and arrive whole, a
+//! stream the host refused unseen goes again on a new connection, a
+//! connection the host closes is replaced, and a request the host took is
+//! never sent twice.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::*;
+use hsgate::sim::TestPki;
+use serde_json::{json, Value};
+use tokio::sync::Notify;
+
+/// What the host does with the n-th stream it is sent (0-based, over all connections).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Act {
+    /// Reads the request, waits, answers a small CallRecordInfo.
+    Answer,
+    /// Resets the stream with REFUSED_STREAM before reading it.
+    Refuse,
+    /// Reads the whole request, then closes the connection without an answer.
+    ReadAndClose,
+    /// Answers, then says GOAWAY (last stream: this one) and closes once idle.
+    AnswerThenGoAway,
+    /// Answers 200 with a body of [`HUGE`] bytes.
+    AnswerHuge,
+}
+
+/// Larger than the gateway reads of an answer (4 MiB).
+const HUGE: usize = 6 * 1024 * 1024;
+
+/// One stream as the host saw it.
+#[derive(Debug, Clone)]
+struct Stream {
+    connection: usize,
+    request_id: String,
+    content_length: Option<String>,
+    /// Empty for a refused stream (never read).
+    body: Vec<u8>,
+}
+
+#[derive(Default)]
+struct Host {
+    connections: AtomicUsize,
+    streams: Mutex<Vec<Stream>>,
+}
+
+impl Host {
+    fn streams(&self) -> Vec<Stream> {
+        self.streams.lock().unwrap().clone()
+    }
+}
+
+/// A TLS host offering only `h2`, acting on its streams as `script` says.
+async fn host(pki: &TestPki, delay: Duration, script: fn(usize) -> Act) -> (String, Arc<Host>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://localhost:{}", listener.local_addr().unwrap().port());
+    let mut tls = (*pki.server_config().unwrap()).clone();
+    tls.alpn_protocols = vec![b"h2".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+    let seen = Arc::new(Host::default());
+    let state = seen.clone();
+    let counter = Arc::new(AtomicUsize::new(0));
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, state, counter) = (acceptor.clone(), state.clone(), counter.clone());
+            let connection = state.connections.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else { return };
+                let Ok(mut conn) = h2::server::handshake(tls).await else { return };
+                let close = Arc::new(Notify::new());
+                loop {
+                    let next = tokio::select! {
+                        next = conn.accept() => next,
+                        () = close.notified() => return,
+                    };
+                    let Some(Ok((req, mut respond))) = next else { return };
+                    let n = counter.fetch_add(1, Ordering::SeqCst);
+                    let act = script(n);
+                    let request_id =
+                        req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+                    let content_length =
+                        req.headers().get("content-length").and_then(|v| v.to_str().ok()).map(str::to_owned);
+                    if act == Act::Refuse {
+                        respond.send_reset(h2::Reason::REFUSED_STREAM);
+                        state.streams.lock().unwrap().push(Stream {
+                            connection,
+                            request_id,
+                            content_length,
+                            body: vec![],
+                        });
+                        continue;
+                    }
+                    if act == Act::AnswerThenGoAway {
+                        conn.graceful_shutdown();
+                    }
+                    let (state, close) = (state.clone(), close.clone());
+                    tokio::spawn(async move {
+                        let mut body = req.into_body();
+                        let mut bytes = Vec::new();
+                        while let Some(chunk) = body.data().await {
+                            let chunk = chunk.unwrap();
+                            let _ = body.flow_control().release_capacity(chunk.len());
+                            bytes.extend_from_slice(&chunk);
+                        }
+                        state.streams.lock().unwrap().push(Stream {
+                            connection,
+                            request_id,
+                            content_length,
+                            body: bytes,
+                        });
+                        if act == Act::ReadAndClose {
+                            close.notify_one();
+                            return;
+                        }
+                        tokio::time::sleep(delay).await;
+                        let head =
+                            hyper::Response::builder().header("content-type", "application/json").body(()).unwrap();
+                        let mut send = respond.send_response(head, false).unwrap();
+                        if act == Act::AnswerHuge {
+                            // Queued whole; the connection sends it as the gateway's windows allow.
+                            let _ = send.send_data(Bytes::from(vec![b' '; HUGE]), true);
+                            return;
+                        }
+                        let _ = send.send_data(Bytes::from_static(br#"{"Id":"call-1001"}"#), true);
+                    });
+                }
+            });
+        }
+    });
+    (url, seen)
+}
+
+async fn env_for(pki: TestPki, url: String) -> TestEnv {
+    TestEnv::start(move |s| {
+        s.pki = Some(pki);
+        s.upstream_url = Some(url);
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_share_one_connection_and_arrive_whole() {
+    let pki = TestPki::generate().unwrap();
+    let (url, host) = host(&pki, Duration::from_millis(150), |_| Act::Answer).await;
+    let env = Arc::new(env_for(pki, url).await);
+    let tasks: Vec<_> = (0..6)
+        .map(|i| {
+            let env = env.clone();
+            tokio::spawn(async move {
+                let resp = env.update(SUB, "call-1001", &format!("note {i}")).await;
+                (resp.status, resp.request_id(), i)
+            })
+        })
+        .collect();
+    let mut sent = Vec::new();
+    for t in tasks {
+        let (status, id, i) = t.await.unwrap();
+        assert_eq!(status, 200);
+        sent.push((id, i));
+    }
+    assert_eq!(host.connections.load(Ordering::SeqCst), 1, "one multiplexed connection");
+    let streams = host.streams();
+    assert_eq!(streams.len(), 6);
+    for (id, i) in sent {
+        let stream = streams.iter().find(|s| s.request_id == id).expect("the host saw the request's id");
+        let body: Value = serde_json::from_slice(&stream.body).expect("the whole JSON body");
+        assert_eq!(body["Id"], "call-1001");
+        assert_eq!(body["Notes"], format!("note {i}"));
+        assert_eq!(body["CustomerName"], ACME_CUSTOMER);
+        assert_eq!(body["UserName"], ACME_USER);
+        assert_eq!(body["Password"], env.acme_password.as_str());
+        assert_eq!(stream.content_length.as_deref(), Some(stream.body.len().to_string().as_str()));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_the_host_refused_unseen_goes_again_on_a_new_connection() {
+    let pki = TestPki::generate().unwrap();
+    let (url, host) = host(&pki, Duration::ZERO, |n| if n == 0 { Act::Refuse } else { Act::Answer }).await;
+    let env = env_for(pki, url).await;
+    let resp = env.update(SUB, "call-1001", "refused once").await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let streams = host.streams();
+    assert_eq!(streams.len(), 2, "refused, then sent again: {streams:?}");
+    assert!(streams.iter().all(|s| s.request_id == resp.request_id()));
+    assert_eq!((streams[0].connection, streams[1].connection), (0, 1), "again on a new connection");
+    let body: Value = serde_json::from_slice(&streams[1].body).unwrap();
+    assert_eq!(body["Notes"], "refused once");
+    env.wait_response_record(&resp.request_id()).await;
+    let records = env.audit_for(&resp.request_id());
+    let phases: Vec<&str> = records.iter().filter_map(|r| r["phase"].as_str()).collect();
+    assert_eq!(phases, ["request", "response"], "one request record for the one request");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_the_host_closes_is_replaced_and_no_request_fails() {
+    let pki = TestPki::generate().unwrap();
+    let (url, host) = host(&pki, Duration::ZERO, |_| Act::AnswerThenGoAway).await;
+    let env = env_for(pki, url).await;
+    for i in 0..4 {
+        let resp = env.update(SUB, "call-1001", &format!("after goaway {i}")).await;
+        assert_eq!(resp.status, 200, "request {i}: {}", resp.text());
+    }
+    let streams = host.streams();
+    let answered: Vec<&Stream> = streams.iter().filter(|s| !s.body.is_empty()).collect();
+    assert_eq!(answered.len(), 4, "each request read once: {streams:?}");
+    assert!(host.connections.load(Ordering::SeqCst) >= 2, "closed connections were replaced");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_the_host_took_is_never_sent_twice() {
+    let pki = TestPki::generate().unwrap();
+    let (url, host) = host(&pki, Duration::ZERO, |_| Act::ReadAndClose).await;
+    let env = env_for(pki, url).await;
+    let resp = env.update(SUB, "call-1001", "taken, then the connection dropped").await;
+    assert_error(&resp, 502, "UpstreamUnavailable", "connection closed after the host read the request");
+    let streams = host.streams();
+    assert_eq!(streams.len(), 1, "sent once, not again: {streams:?}");
+    let next = json!({"Id": "call-1001", "Notes": "next"});
+    let resp = env.post(&env.token(SUB), &next).await;
+    assert_eq!(resp.status, 502, "the next request gets a new connection (and this host drops it too)");
+    assert_eq!(host.connections.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_over_the_bound_is_refused_and_the_connection_serves_on() {
+    let pki = TestPki::generate().unwrap();
+    let (url, host) = host(&pki, Duration::ZERO, |n| if n == 0 { Act::AnswerHuge } else { Act::Answer }).await;
+    let env = env_for(pki, url).await;
+    let resp = env.update(SUB, "call-1001", "huge answer").await;
+    assert_error(&resp, 502, "UpstreamBadResponse", "an answer over 4 MiB");
+    let resp = env.update(SUB, "call-1001", "next").await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(host.connections.load(Ordering::SeqCst), 1, "the stream was reset, not the connection");
+}
