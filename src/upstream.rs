@@ -29,6 +29,10 @@ use tokio::sync::Semaphore;
 /// Largest HostedSuite answer the gateway reads (a CallRecordInfo is a few KiB).
 pub const MAX_UPSTREAM_BODY: usize = 4 * 1024 * 1024;
 
+/// A connection unused this long is closed (HTTP/1.1) or replaced (HTTP/2)
+/// rather than used again: a firewall may have dropped it silently.
+pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The request id header: the caller's (when well-formed) or the gateway's, sent on upstream.
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The W3C trace context header: recorded from the caller, sent upstream only when configured.
@@ -125,7 +129,7 @@ impl Upstream {
         let http2 = if key.http2 { Http2::Offered } else { Http2::Never };
         let https = Handoff::new(tls_client::connector(key.roots.as_deref(), key.connect_timeout, plaintext, http2)?);
         let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             // As many idle connections as requests may be in progress: none is closed only to be handshaken again.
             .pool_max_idle_per_host(key.max_per_host)
             .pool_timer(TokioTimer::new())
@@ -174,23 +178,27 @@ impl Upstream {
                     return answer;
                 }
             }
-            let request = head()?.map(|()| Full::new(body.clone()));
-            let response = self.client.request(request).await.map_err(|e| {
-                if malformed(&e) {
-                    UpstreamError::BadResponse(chain(&e))
-                } else {
-                    UpstreamError::Unavailable(chain(&e))
-                }
-            })?;
-            let (parts, body) = response.into_parts();
-            let body = match Limited::new(body, MAX_UPSTREAM_BODY).collect().await {
-                Ok(collected) => Ok(collected.to_bytes()),
-                Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(TooLarge),
-                Err(e) => return Err(UpstreamError::Unavailable(e.to_string())),
-            };
-            Ok(UpstreamAnswer { status: parts.status, content_type: parts.headers.get(CONTENT_TYPE).cloned(), body })
+            self.over_http1(head()?.map(|()| Full::new(body.clone()))).await
         };
         tokio::time::timeout_at(until, exchange).await.unwrap_or(Err(UpstreamError::Timeout))
+    }
+
+    /// The exchange through the HTTP/1.1 pool.
+    async fn over_http1(&self, request: Request<Full<Bytes>>) -> Result<UpstreamAnswer, UpstreamError> {
+        let response = self.client.request(request).await.map_err(|e| {
+            if malformed(&e) {
+                UpstreamError::BadResponse(chain(&e))
+            } else {
+                UpstreamError::Unavailable(chain(&e))
+            }
+        })?;
+        let (parts, body) = response.into_parts();
+        let body = match Limited::new(body, MAX_UPSTREAM_BODY).collect().await {
+            Ok(collected) => Ok(collected.to_bytes()),
+            Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(TooLarge),
+            Err(e) => return Err(UpstreamError::Unavailable(e.to_string())),
+        };
+        Ok(UpstreamAnswer { status: parts.status, content_type: parts.headers.get(CONTENT_TYPE).cloned(), body })
     }
 
     /// The exchange over `host`'s HTTP/2 connection; `None` when the host

@@ -13,8 +13,8 @@
 //! A host whose TLS handshake does not choose `h2` (ALPN) answers HTTP/1.1:
 //! the connection goes to the HTTP/1.1 pool ([`super::handoff`]), and so do
 //! the host's requests for [`H1_RECHECK`]; then it is asked again. A
-//! connection unused for [`IDLE_TIMEOUT`] is not used again (a firewall may
-//! have dropped it silently), as hyper-util's pool does with its own.
+//! connection unused for [`POOL_IDLE_TIMEOUT`] is replaced, as the HTTP/1.1
+//! pool closes its own.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -30,12 +30,10 @@ use tokio::time::Instant;
 use tower_service::Service as _;
 
 use super::handoff::Handoff;
-use super::{chain, TooLarge, UpstreamAnswer, UpstreamError, MAX_UPSTREAM_BODY};
+use super::{chain, TooLarge, UpstreamAnswer, UpstreamError, MAX_UPSTREAM_BODY, POOL_IDLE_TIMEOUT};
 
 /// How long a host that answered HTTP/1.1 is not asked for `h2` again.
 pub const H1_RECHECK: Duration = Duration::from_secs(300);
-/// A connection unused this long is replaced rather than used again.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The HTTP/2 settings of an upstream connection (hyper's client defaults,
 /// with the answer's header list bounded as an HTTP/1.1 head is).
@@ -78,7 +76,7 @@ struct Health {
 impl Health {
     fn usable(&self, now: u64) -> bool {
         let idle = now.saturating_sub(self.last_used.load(Ordering::Relaxed));
-        !self.closed.load(Ordering::Acquire) && u128::from(idle) < IDLE_TIMEOUT.as_millis()
+        !self.closed.load(Ordering::Acquire) && u128::from(idle) < POOL_IDLE_TIMEOUT.as_millis()
     }
 }
 
@@ -272,7 +270,7 @@ mod tests {
 
     #[test]
     fn a_connection_is_usable_until_it_closes_or_idles_for_the_timeout() {
-        let idle = u64::try_from(IDLE_TIMEOUT.as_millis()).unwrap_or(u64::MAX);
+        let idle = u64::try_from(POOL_IDLE_TIMEOUT.as_millis()).unwrap_or(u64::MAX);
         assert!(health(false, 1_000).usable(1_000));
         assert!(health(false, 1_000).usable(1_000 + idle - 1));
         assert!(!health(false, 1_000).usable(1_000 + idle), "idle for the whole timeout");
