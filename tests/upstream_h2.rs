@@ -30,6 +30,8 @@ enum Act {
     AnswerThenGoAway,
     /// Answers 200 with a body of [`HUGE`] bytes.
     AnswerHuge,
+    /// Reads the request and never answers.
+    Silent,
 }
 
 /// Larger than the gateway reads of an answer (4 MiB).
@@ -115,9 +117,11 @@ async fn host(pki: &TestPki, delay: Duration, script: fn(usize) -> Act) -> (Stri
                             content_length,
                             body: bytes,
                         });
-                        if act == Act::ReadAndClose {
-                            close.notify_one();
-                            return;
+                        match act {
+                            Act::ReadAndClose => return close.notify_one(),
+                            // Held open until the gateway gives up on it.
+                            Act::Silent => return std::future::pending().await,
+                            Act::Answer | Act::Refuse | Act::AnswerThenGoAway | Act::AnswerHuge => {}
                         }
                         tokio::time::sleep(delay).await;
                         let head =
@@ -138,9 +142,15 @@ async fn host(pki: &TestPki, delay: Duration, script: fn(usize) -> Act) -> (Stri
 }
 
 async fn env_for(pki: TestPki, url: String) -> TestEnv {
+    env_with(pki, url, "").await
+}
+
+async fn env_with(pki: TestPki, url: String, upstream_lines: &str) -> TestEnv {
+    let upstream_lines = upstream_lines.to_owned();
     TestEnv::start(move |s| {
         s.pki = Some(pki);
         s.upstream_url = Some(url);
+        s.upstream = upstream_lines;
     })
     .await
 }
@@ -239,4 +249,17 @@ async fn an_answer_over_the_bound_is_refused_and_the_connection_serves_on() {
     let resp = env.update(SUB, "call-1001", "next").await;
     assert_eq!(resp.status, 200, "{}", resp.text());
     assert_eq!(host.connections.load(Ordering::SeqCst), 1, "the stream was reset, not the connection");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_not_given_in_time_is_504_and_the_connection_serves_on() {
+    let pki = TestPki::generate().unwrap();
+    let (url, host) = host(&pki, Duration::ZERO, |n| if n == 0 { Act::Silent } else { Act::Answer }).await;
+    let env = env_with(pki, url, "timeout = \"300ms\"").await;
+    let resp = env.update(SUB, "call-1001", "no answer").await;
+    assert_error(&resp, 504, "UpstreamTimeout", "the host never answered");
+    let resp = env.update(SUB, "call-1001", "next").await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(host.connections.load(Ordering::SeqCst), 1, "the late stream was reset, not the connection");
+    assert_eq!(host.streams().len(), 2, "the timed-out request was not sent again");
 }
