@@ -56,19 +56,27 @@ routes = ["calls.update"]
 
 /// (alg, kid, private key for signing, public verification key)
 fn key(alg: Algorithm) -> (EncodingKey, keys::VerifyKey) {
+    let (encoding, key, _) = key_and_raw(alg);
+    (encoding, key)
+}
+
+/// [`key`], with the public key's raw bytes (an EC point, an Ed25519 key).
+fn key_and_raw(alg: Algorithm) -> (EncodingKey, keys::VerifyKey, Vec<u8>) {
     let (rcgen_alg, name) = match alg {
         Algorithm::ES256 => (&rcgen::PKCS_ECDSA_P256_SHA256, "ES256"),
         Algorithm::EdDSA => (&rcgen::PKCS_ED25519, "EdDSA"),
         Algorithm::RS256 => (&rcgen::PKCS_RSA_SHA256, "RS256"),
         _ => {
             let secret = SecretString::from(HMAC.to_owned());
-            return (EncodingKey::from_secret(HMAC.as_bytes()), keys::from_hmac("hs", Algorithm::HS256, &secret));
+            let key = keys::from_hmac("hs", Algorithm::HS256, &secret);
+            return (EncodingKey::from_secret(HMAC.as_bytes()), key, Vec::new());
         }
     };
     let pair = rcgen::KeyPair::generate_for(rcgen_alg).unwrap();
     let private = pair.serialize_pem();
     let encoding = hsgate::token::encoding_key(alg, private.as_bytes()).unwrap();
-    (encoding, keys::from_pem(name, name, pair.public_key_pem().as_bytes()).unwrap())
+    let key = keys::from_pem(name, name, pair.public_key_pem().as_bytes()).unwrap();
+    (encoding, key, pair.public_key_raw().to_vec())
 }
 
 fn token(alg: Algorithm, encoding: &EncodingKey, kid: &str) -> String {
@@ -94,6 +102,20 @@ fn verification(c: &mut Criterion) {
             b.iter(|| auth::verify(auth, &set, token, auth::jwt::unix_now()).unwrap())
         });
     }
+    // What the ES256 signature check alone costs in aws-lc, with the public
+    // key parsed for every check (as jsonwebtoken does) or once.
+    let (encoding, _, raw) = key_and_raw(Algorithm::ES256);
+    let es = token(Algorithm::ES256, &encoding, "es");
+    let (message, sig) = es.rsplit_once('.').unwrap();
+    let sig = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, sig).unwrap();
+    let p256 = &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED;
+    group.bench_function("ES256/aws-lc, key parsed per check", |b| {
+        b.iter(|| aws_lc_rs::signature::UnparsedPublicKey::new(p256, &raw).verify(message.as_bytes(), &sig).unwrap())
+    });
+    let parsed = aws_lc_rs::signature::ParsedPublicKey::new(p256, &raw).unwrap();
+    group.bench_function("ES256/aws-lc, key parsed once", |b| {
+        b.iter(|| parsed.verify_sig(message.as_bytes(), &sig).unwrap())
+    });
     // The cached path as the gateway takes it: hash, look up, check the rules again.
     let cache = TokenCache::default();
     let (alg, token) = &tokens[0];
