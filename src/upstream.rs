@@ -14,6 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::header::{HeaderName, HeaderValue, ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, USER_AGENT};
+use hyper::http::uri::{Authority, Scheme};
 use hyper::{Method, Request, StatusCode, Uri};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -80,8 +81,9 @@ pub struct Upstream {
     connector: Handoff,
     /// What it was built from.
     pub key: UpstreamKey,
-    /// Per host of any config this client served (shared by all its targets).
-    per_host: std::sync::Mutex<std::collections::HashMap<hyper::http::uri::Authority, PerHost>>,
+    /// Per host (scheme and authority) of any config this client served
+    /// (shared by all its targets).
+    per_host: std::sync::Mutex<std::collections::HashMap<(Scheme, Authority), PerHost>>,
 }
 
 /// What the requests to one host share.
@@ -142,12 +144,12 @@ impl Upstream {
     /// `upstream.max_connections` and its HTTP/2 connection; `None` for a
     /// URI without a host. Built once per config, not per request.
     pub fn target(&self, uri: hyper::Uri) -> Option<Target> {
-        let authority = uri.authority()?.clone();
-        let origin = Uri::builder().scheme(uri.scheme()?.clone()).authority(authority.clone()).path_and_query("/");
+        let (scheme, authority) = (uri.scheme()?.clone(), uri.authority()?.clone());
+        let origin = Uri::builder().scheme(scheme.clone()).authority(authority.clone()).path_and_query("/");
         let origin = origin.build().ok()?;
         let mut map = self.per_host.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let host = map
-            .entry(authority)
+            .entry((scheme, authority))
             .or_insert_with(|| PerHost {
                 slots: Arc::new(Semaphore::new(self.key.max_per_host)),
                 h2: self.key.http2.then(|| Arc::new(Host::new(origin))),
@@ -180,7 +182,11 @@ impl Upstream {
             }
             self.over_http1(head()?.map(|()| Full::new(body.clone()))).await
         };
-        tokio::time::timeout_at(until, exchange).await.unwrap_or(Err(UpstreamError::Timeout))
+        let answer = tokio::time::timeout_at(until, exchange).await.unwrap_or(Err(UpstreamError::Timeout));
+        if let (Err(UpstreamError::Timeout), Some(host)) = (&answer, &target.host.h2) {
+            host.suspect(self.key.connect_timeout);
+        }
+        answer
     }
 
     /// The exchange through the HTTP/1.1 pool.

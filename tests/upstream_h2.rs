@@ -32,6 +32,11 @@ enum Act {
     AnswerHuge,
     /// Reads the request and never answers.
     Silent,
+    /// Stops driving the connection: no frame is read or answered, PINGs included.
+    Freeze,
+    /// Reads the request, then says GOAWAY with an error (last stream: this
+    /// one, so it was taken) and closes.
+    ReadThenGoAwayError,
 }
 
 /// Larger than the gateway reads of an answer (4 MiB).
@@ -51,6 +56,9 @@ struct Stream {
 struct Host {
     connections: AtomicUsize,
     streams: Mutex<Vec<Stream>>,
+    /// Streams being answered now, and the most at once.
+    in_flight: AtomicUsize,
+    most_at_once: AtomicUsize,
 }
 
 impl Host {
@@ -76,11 +84,15 @@ async fn host(pki: &TestPki, delay: Duration, script: fn(usize) -> Act) -> (Stri
             tokio::spawn(async move {
                 let Ok(tls) = acceptor.accept(tcp).await else { return };
                 let Ok(mut conn) = h2::server::handshake(tls).await else { return };
-                let close = Arc::new(Notify::new());
+                let (close, go_away) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
                 loop {
                     let next = tokio::select! {
                         next = conn.accept() => next,
                         () = close.notified() => return,
+                        () = go_away.notified() => {
+                            conn.abrupt_shutdown(h2::Reason::INTERNAL_ERROR);
+                            continue;
+                        }
                     };
                     let Some(Ok((req, mut respond))) = next else { return };
                     let n = counter.fetch_add(1, Ordering::SeqCst);
@@ -99,10 +111,19 @@ async fn host(pki: &TestPki, delay: Duration, script: fn(usize) -> Act) -> (Stri
                         });
                         continue;
                     }
+                    if act == Act::Freeze {
+                        state.streams.lock().unwrap().push(Stream {
+                            connection,
+                            request_id,
+                            content_length,
+                            body: vec![],
+                        });
+                        return std::future::pending().await;
+                    }
                     if act == Act::AnswerThenGoAway {
                         conn.graceful_shutdown();
                     }
-                    let (state, close) = (state.clone(), close.clone());
+                    let (state, close, go_away) = (state.clone(), close.clone(), go_away.clone());
                     tokio::spawn(async move {
                         let mut body = req.into_body();
                         let mut bytes = Vec::new();
@@ -119,11 +140,15 @@ async fn host(pki: &TestPki, delay: Duration, script: fn(usize) -> Act) -> (Stri
                         });
                         match act {
                             Act::ReadAndClose => return close.notify_one(),
+                            Act::ReadThenGoAwayError => return go_away.notify_one(),
                             // Held open until the gateway gives up on it.
                             Act::Silent => return std::future::pending().await,
-                            Act::Answer | Act::Refuse | Act::AnswerThenGoAway | Act::AnswerHuge => {}
+                            Act::Answer | Act::Refuse | Act::AnswerThenGoAway | Act::AnswerHuge | Act::Freeze => {}
                         }
+                        let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                        state.most_at_once.fetch_max(now, Ordering::SeqCst);
                         tokio::time::sleep(delay).await;
+                        state.in_flight.fetch_sub(1, Ordering::SeqCst);
                         let head =
                             hyper::Response::builder().header("content-type", "application/json").body(()).unwrap();
                         let mut send = respond.send_response(head, false).unwrap();
@@ -176,6 +201,7 @@ async fn concurrent_requests_share_one_connection_and_arrive_whole() {
         sent.push((id, i));
     }
     assert_eq!(host.connections.load(Ordering::SeqCst), 1, "one multiplexed connection");
+    assert!(host.most_at_once.load(Ordering::SeqCst) >= 2, "the requests were on it at once");
     let streams = host.streams();
     assert_eq!(streams.len(), 6);
     for (id, i) in sent {
@@ -262,4 +288,37 @@ async fn an_answer_not_given_in_time_is_504_and_the_connection_serves_on() {
     assert_eq!(resp.status, 200, "{}", resp.text());
     assert_eq!(host.connections.load(Ordering::SeqCst), 1, "the late stream was reset, not the connection");
     assert_eq!(host.streams().len(), 2, "the timed-out request was not sent again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_taken_before_a_goaway_with_an_error_is_not_sent_again() {
+    let pki = TestPki::generate().unwrap();
+    let (url, host) = host(&pki, Duration::ZERO, |_| Act::ReadThenGoAwayError).await;
+    let env = env_for(pki, url).await;
+    let resp = env.update(SUB, "call-1001", "taken, then GOAWAY(INTERNAL_ERROR)").await;
+    assert_error(&resp, 502, "UpstreamUnavailable", "the host took the request, then went away");
+    assert_eq!(host.streams().len(), 1, "sent once: {:?}", host.streams());
+    assert_eq!(host.connections.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_that_stops_answering_even_pings_is_replaced_after_a_timeout() {
+    let pki = TestPki::generate().unwrap();
+    let (url, host) = host(&pki, Duration::ZERO, |n| if n == 0 { Act::Freeze } else { Act::Answer }).await;
+    let env = env_with(pki, url, "timeout = \"300ms\"\nconnect_timeout = \"300ms\"").await;
+    let resp = env.update(SUB, "call-1001", "into the void").await;
+    assert_error(&resp, 504, "UpstreamTimeout", "the connection went dead");
+    // Until the unanswered PING retires it, requests still go to the dead
+    // connection (504); then a new one serves them.
+    let mut statuses = Vec::new();
+    loop {
+        let status = env.update(SUB, "call-1001", "again").await.status;
+        statuses.push(status);
+        if status == 200 || statuses.len() == 10 {
+            break;
+        }
+        assert_eq!(status, 504);
+    }
+    assert_eq!(statuses.last(), Some(&200), "{statuses:?}");
+    assert_eq!(host.connections.load(Ordering::SeqCst), 2, "the dead connection was replaced");
 }

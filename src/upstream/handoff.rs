@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use hyper::http::uri::Authority;
+use hyper::http::uri::{Authority, Scheme};
 use hyper::Uri;
 use tokio::time::Instant;
 use tower_service::Service;
@@ -28,8 +28,9 @@ const KEPT_FOR: Duration = Duration::from_secs(10);
 #[derive(Clone)]
 pub struct Handoff {
     dial: Connector,
-    /// At most one connection per host, waiting for the pool's next dial there.
-    parked: Arc<Mutex<HashMap<Authority, (Stream, Instant)>>>,
+    /// At most one connection per host (scheme and authority), waiting for
+    /// the pool's next dial there.
+    parked: Arc<Mutex<HashMap<(Scheme, Authority), (Stream, Instant)>>>,
 }
 
 impl Handoff {
@@ -42,18 +43,25 @@ impl Handoff {
         &self.dial
     }
 
-    /// Keeps `stream` to `authority` for the pool's next connection there.
-    pub fn park(&self, authority: Authority, stream: Stream) {
+    /// Keeps `stream` to `origin` for the pool's next connection there
+    /// (closing any kept too long, to this host or another).
+    pub fn park(&self, origin: &Uri, stream: Stream) {
+        let Some(host) = host_of(origin) else { return };
         let mut parked = self.parked.lock().unwrap_or_else(PoisonError::into_inner);
-        parked.insert(authority, (stream, Instant::now()));
+        parked.retain(|_, (_, at)| at.elapsed() < KEPT_FOR);
+        parked.insert(host, (stream, Instant::now()));
     }
 
     fn take(&self, uri: &Uri) -> Option<Stream> {
-        let authority = uri.authority()?;
+        let host = host_of(uri)?;
         let mut parked = self.parked.lock().unwrap_or_else(PoisonError::into_inner);
-        let (stream, at) = parked.remove(authority)?;
+        let (stream, at) = parked.remove(&host)?;
         (at.elapsed() < KEPT_FOR).then_some(stream)
     }
+}
+
+fn host_of(uri: &Uri) -> Option<(Scheme, Authority)> {
+    Some((uri.scheme()?.clone(), uri.authority()?.clone()))
 }
 
 impl Service<Uri> for Handoff {

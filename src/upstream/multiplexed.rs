@@ -41,6 +41,8 @@ const STREAM_WINDOW: u32 = 2 * 1024 * 1024;
 const CONNECTION_WINDOW: u32 = 5 * 1024 * 1024;
 const MAX_HEADER_LIST: u32 = 16 * 1024;
 const MAX_SEND_BUFFER: usize = 1024 * 1024;
+/// Streams opened before the host's SETTINGS say how many it takes.
+const INITIAL_MAX_STREAMS: usize = 100;
 
 /// One host's HTTP/2 connection, shared by every request to it.
 pub struct Host {
@@ -48,8 +50,11 @@ pub struct Host {
     origin: Uri,
     /// The connection in use, if one is open.
     current: ArcSwapOption<Conn>,
-    /// Held while a connection is opened, so concurrent requests open one, not many.
-    opening: tokio::sync::Mutex<()>,
+    /// Held while a connection is opened, so concurrent requests open one,
+    /// not many; holds why the last attempt failed.
+    opening: tokio::sync::Mutex<String>,
+    /// Attempts to open a connection that failed so far.
+    failures: AtomicU64,
     /// Times below are milliseconds since this (atomics hold no `Instant`).
     epoch: Instant,
     /// Until when the host counts as HTTP/1.1-only (0: it does not).
@@ -63,6 +68,8 @@ struct Conn {
     id: u64,
     send: SendRequest<Bytes>,
     health: Health,
+    /// For asking the host whether the connection still works (one asks at a time).
+    ping: tokio::sync::Mutex<Option<h2::PingPong>>,
 }
 
 /// Whether a connection may take another request.
@@ -93,7 +100,8 @@ impl Host {
         Host {
             origin,
             current: ArcSwapOption::empty(),
-            opening: tokio::sync::Mutex::new(()),
+            opening: tokio::sync::Mutex::new(String::new()),
+            failures: AtomicU64::new(0),
             epoch: Instant::now(),
             h1_until: AtomicU64::new(0),
             opened: AtomicU64::new(0),
@@ -105,21 +113,35 @@ impl Host {
         if let Some(sender) = self.open_one() {
             return Ok(sender);
         }
-        let _opening = self.opening.lock().await;
+        let failures = self.failures.load(Ordering::Acquire);
+        let mut last_failure = self.opening.lock().await;
         // Another request may have opened it (or found HTTP/1.1) meanwhile.
         if let Some(sender) = self.open_one() {
             return Ok(sender);
         }
+        // Or failed to, while this one waited: the same answer, at once.
+        if self.failures.load(Ordering::Acquire) != failures {
+            return Err(UpstreamError::Unavailable(last_failure.clone()));
+        }
+        let opened = self.open(connector).await;
+        if let Err(UpstreamError::Unavailable(why) | UpstreamError::BadResponse(why)) = &opened {
+            last_failure.clone_from(why);
+            self.failures.fetch_add(1, Ordering::Release);
+        }
+        opened
+    }
+
+    /// Dials the host and, if its handshake chose `h2`, starts a connection.
+    async fn open(&self, connector: &Handoff) -> Result<Sender, UpstreamError> {
         let dial = connector.dialer().clone().call(self.origin.clone());
         let io = dial.await.map_err(|e| UpstreamError::Unavailable(chain(&*e)))?;
         if !io.connected().is_negotiated_h2() {
             self.mark_http1();
-            if let Some(authority) = self.origin.authority() {
-                connector.park(authority.clone(), io);
-            }
+            connector.park(&self.origin, io);
             return Ok(Sender::Http1);
         }
-        let (send, connection) = h2::client::Builder::new()
+        let (send, mut connection) = h2::client::Builder::new()
+            .initial_max_send_streams(INITIAL_MAX_STREAMS)
             .initial_window_size(STREAM_WINDOW)
             .initial_connection_window_size(CONNECTION_WINDOW)
             .max_header_list_size(MAX_HEADER_LIST)
@@ -128,18 +150,40 @@ impl Host {
             .handshake::<_, Bytes>(TokioIo::new(io))
             .await
             .map_err(|e| UpstreamError::Unavailable(chain(&e)))?;
+        let ping = tokio::sync::Mutex::new(connection.ping_pong());
         let closed = Arc::new(AtomicBool::new(false));
-        let ended = closed.clone();
+        let ended = ClosedOnDrop(closed.clone());
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "upstream HTTP/2 connection ended");
             }
-            ended.store(true, Ordering::Release);
+            drop(ended);
         });
         let id = self.opened.fetch_add(1, Ordering::Relaxed);
         let health = Health { closed, last_used: AtomicU64::new(self.now()) };
-        self.current.store(Some(Arc::new(Conn { id, send: send.clone(), health })));
+        self.current.store(Some(Arc::new(Conn { id, send: send.clone(), health, ping })));
         Ok(Sender::H2(send, id))
+    }
+
+    /// A request on the connection in use went unanswered: if the host does
+    /// not answer a PING within `wait` either, the connection is dead (a
+    /// firewall may have dropped it silently) and is replaced. A slow host
+    /// that answers keeps it.
+    pub fn suspect(&self, wait: Duration) {
+        let Some(conn) = self.current.load_full() else { return };
+        tokio::spawn(async move {
+            // One look at a time: others find it under way.
+            let Ok(mut ping) = conn.ping.try_lock() else { return };
+            let Some(ping) = ping.as_mut() else { return };
+            if ping.send_ping(h2::Ping::opaque()).is_err() {
+                return; // The connection is gone already.
+            }
+            let pong = std::future::poll_fn(|cx| ping.poll_pong(cx));
+            if !matches!(tokio::time::timeout(wait, pong).await, Ok(Ok(_))) {
+                tracing::warn!("upstream HTTP/2 connection did not answer a PING; replacing it");
+                conn.health.closed.store(true, Ordering::Release);
+            }
+        });
     }
 
     /// Drops connection `id` from use (it did not take a request).
@@ -197,14 +241,35 @@ pub async fn exchange(
     let response = match answer.await {
         Ok(response) => response,
         Err(e) if not_taken(&e) => return Err(NotTaken(e)),
-        Err(e) => return Ok(Err(UpstreamError::Unavailable(chain(&e)))),
+        Err(e) => return Ok(Err(stream_error(&e))),
     };
     Ok(read(response).await)
 }
 
 /// Whether the host said it did not act on the stream.
 fn not_taken(e: &h2::Error) -> bool {
-    (e.is_go_away() && e.is_remote()) || (e.is_reset() && e.reason() == Some(h2::Reason::REFUSED_STREAM))
+    let refused = e.is_reset() && e.reason() == Some(h2::Reason::REFUSED_STREAM);
+    e.is_remote() && (e.is_go_away() || refused)
+}
+
+/// A stream error: an answer h2 refused to read (a bad `:status`, a head
+/// over the bound, a body that does not match its `content-length`) is a
+/// bad answer, as it is over HTTP/1.1; anything else, a failed connection.
+fn stream_error(e: &h2::Error) -> UpstreamError {
+    if e.is_reset() && e.is_library() && e.reason() == Some(h2::Reason::PROTOCOL_ERROR) {
+        UpstreamError::BadResponse(chain(e))
+    } else {
+        UpstreamError::Unavailable(chain(e))
+    }
+}
+
+/// Marks the connection closed when its task ends, however it ends.
+struct ClosedOnDrop(Arc<AtomicBool>);
+
+impl Drop for ClosedOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
 }
 
 /// The answer's head and its body, up to [`MAX_UPSTREAM_BODY`].
@@ -214,7 +279,7 @@ async fn read(response: hyper::Response<h2::RecvStream>) -> Result<UpstreamAnswe
     let mut joined = Joined::default();
     let mut whole = Ok(());
     while let Some(chunk) = body.data().await {
-        let chunk = chunk.map_err(|e| UpstreamError::Unavailable(chain(&e)))?;
+        let chunk = chunk.map_err(|e| stream_error(&e))?;
         let _ = body.flow_control().release_capacity(chunk.len());
         whole = joined.push(chunk, MAX_UPSTREAM_BODY);
         if whole.is_err() {
