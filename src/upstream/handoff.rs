@@ -22,6 +22,9 @@ use crate::tls_client::Connector;
 pub type Stream = <Connector as Service<Uri>>::Response;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// A host: the scheme and authority of its URIs.
+type HostKey = (Scheme, Authority);
+
 /// A handed-over connection not taken within this is closed instead.
 const KEPT_FOR: Duration = Duration::from_secs(10);
 
@@ -30,7 +33,7 @@ pub struct Handoff {
     dial: Connector,
     /// At most one connection per host (scheme and authority), waiting for
     /// the pool's next dial there.
-    parked: Arc<Mutex<HashMap<(Scheme, Authority), (Stream, Instant)>>>,
+    parked: Arc<Mutex<HashMap<HostKey, (Stream, Instant)>>>,
 }
 
 impl Handoff {
@@ -60,7 +63,7 @@ impl Handoff {
     }
 }
 
-fn host_of(uri: &Uri) -> Option<(Scheme, Authority)> {
+fn host_of(uri: &Uri) -> Option<HostKey> {
     Some((uri.scheme()?.clone(), uri.authority()?.clone()))
 }
 
