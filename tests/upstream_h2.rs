@@ -15,6 +15,7 @@ use bytes::Bytes;
 use common::*;
 use hsgate::sim::TestPki;
 use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Notify;
 
 /// What the host does with the n-th stream it is sent (0-based, over all connections).
@@ -321,4 +322,98 @@ async fn a_connection_that_stops_answering_even_pings_is_replaced_after_a_timeou
     }
     assert_eq!(statuses.last(), Some(&200), "{statuses:?}");
     assert_eq!(host.connections.load(Ordering::SeqCst), 2, "the dead connection was replaced");
+}
+
+/// Writes one HTTP/2 frame (RFC 9113 §4.1).
+async fn frame<W: AsyncWriteExt + Unpin>(out: &mut W, kind: u8, flags: u8, stream: u32, payload: &[u8]) {
+    let len = u32::try_from(payload.len()).unwrap().to_be_bytes();
+    let mut bytes = vec![len[1], len[2], len[3], kind, flags];
+    bytes.extend_from_slice(&stream.to_be_bytes());
+    bytes.extend_from_slice(payload);
+    out.write_all(&bytes).await.unwrap();
+    out.flush().await.unwrap();
+}
+
+/// A TLS host written frame by frame, so that it can say what the `h2`
+/// crate's server does not: on each connection it answers the first stream,
+/// and on any later one says GOAWAY with last stream 1 (NO_ERROR) and
+/// closes, so the later stream was provably not processed (RFC 9113 §6.8).
+/// What it saw: (connection, stream) of every HEADERS frame.
+async fn goaway_host(pki: &TestPki) -> (String, Arc<Mutex<Vec<(usize, u32)>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://localhost:{}", listener.local_addr().unwrap().port());
+    let mut tls = (*pki.server_config().unwrap()).clone();
+    tls.alpn_protocols = vec![b"h2".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let state = seen.clone();
+    tokio::spawn(async move {
+        let mut connection = 0;
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, state) = (acceptor.clone(), state.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+                let mut preface = [0u8; 24];
+                tls.read_exact(&mut preface).await.unwrap();
+                assert_eq!(&preface, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+                frame(&mut tls, 0x4, 0, 0, &[]).await; // SETTINGS, all defaults
+                let mut answered = false;
+                loop {
+                    let mut head = [0u8; 9];
+                    if tls.read_exact(&mut head).await.is_err() {
+                        return;
+                    }
+                    let len = usize::from(head[0]) << 16 | usize::from(head[1]) << 8 | usize::from(head[2]);
+                    let (kind, flags) = (head[3], head[4]);
+                    let stream = u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff;
+                    let mut payload = vec![0u8; len];
+                    tls.read_exact(&mut payload).await.unwrap();
+                    match kind {
+                        0x4 if flags & 0x1 == 0 => frame(&mut tls, 0x4, 0x1, 0, &[]).await, // SETTINGS ACK
+                        0x6 if flags & 0x1 == 0 => frame(&mut tls, 0x6, 0x1, 0, &payload).await, // PING ACK
+                        0x1 => {
+                            state.lock().unwrap().push((connection, stream));
+                            if answered {
+                                let mut go_away = 1u32.to_be_bytes().to_vec();
+                                go_away.extend_from_slice(&0u32.to_be_bytes()); // NO_ERROR
+                                frame(&mut tls, 0x7, 0, 0, &go_away).await;
+                                let _ = tls.shutdown().await;
+                                return;
+                            }
+                        }
+                        // The first stream's body is whole: `:status: 200`
+                        // (static index 8) and `content-type` (static name 31,
+                        // a literal value), then the body.
+                        0x0 if flags & 0x1 == 0x1 && !answered => {
+                            answered = true;
+                            let mut block = vec![0x88, 0x0f, 0x10, 16];
+                            block.extend_from_slice(b"application/json");
+                            frame(&mut tls, 0x1, 0x4, stream, &block).await;
+                            frame(&mut tls, 0x0, 0x1, stream, br#"{"Id":"call-1001"}"#).await;
+                        }
+                        _ => {}
+                    }
+                }
+            });
+            connection += 1;
+        }
+    });
+    (url, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_above_a_goaways_last_stream_goes_again_on_a_new_connection() {
+    let pki = TestPki::generate().unwrap();
+    let (url, seen) = goaway_host(&pki).await;
+    let env = env_for(pki, url).await;
+    for notes in ["first, answered", "second, above the GOAWAY's last stream"] {
+        let resp = env.update(SUB, "call-1001", notes).await;
+        assert_eq!(resp.status, 200, "{notes}: {}", resp.text());
+    }
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        [(0, 1), (0, 3), (1, 1)],
+        "stream 3 refused by GOAWAY, sent again as stream 1 of a new connection"
+    );
 }
