@@ -1,6 +1,6 @@
 //! The HostedSuite client, built when the config is loaded and shared by
 //! every request: one multiplexed HTTP/2 connection per host
-//! ([`multiplexed`]) where the host offers `h2`, else ONE pooled hyper-util
+//! (`upstream/multiplexed.rs`) where the host offers `h2`, else ONE pooled hyper-util
 //! HTTP/1.1 client over rustls. TLS is always verified against the
 //! configured roots (or the built-in web roots). A request is written at
 //! most once: the only retry is for a connection that closed before any

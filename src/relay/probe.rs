@@ -45,7 +45,7 @@ impl Probe {
 }
 
 /// The audit's `result`: the summary fields of a CallRecordInfo, written as
-/// an object of every [`SUMMARY`] name in that order, absent ones null
+/// an object of every `SUMMARY` name in that order, absent ones null
 /// (without building a map of five keys to write it).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Summary(pub [Option<Value>; 5]);
