@@ -167,6 +167,14 @@ async fn host(pki: &TestPki, delay: Duration, script: fn(usize) -> Act) -> (Stri
     (url, seen)
 }
 
+/// A gateway (with `upstream_lines` in its `[upstream]`) in front of a
+/// scripted host that answers at once.
+async fn scripted(script: fn(usize) -> Act, upstream_lines: &str) -> (TestEnv, Arc<Host>) {
+    let pki = TestPki::generate().unwrap();
+    let (url, host) = host(&pki, Duration::ZERO, script).await;
+    (env_with(pki, url, upstream_lines).await, host)
+}
+
 async fn env_for(pki: TestPki, url: String) -> TestEnv {
     env_with(pki, url, "").await
 }
@@ -219,9 +227,7 @@ async fn concurrent_requests_share_one_connection_and_arrive_whole() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_the_host_refused_unseen_goes_again_on_a_new_connection() {
-    let pki = TestPki::generate().unwrap();
-    let (url, host) = host(&pki, Duration::ZERO, |n| if n == 0 { Act::Refuse } else { Act::Answer }).await;
-    let env = env_for(pki, url).await;
+    let (env, host) = scripted(|n| if n == 0 { Act::Refuse } else { Act::Answer }, "").await;
     let resp = env.update(SUB, "call-1001", "refused once").await;
     assert_eq!(resp.status, 200, "{}", resp.text());
     let streams = host.streams();
@@ -238,9 +244,7 @@ async fn a_stream_the_host_refused_unseen_goes_again_on_a_new_connection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_the_host_closes_is_replaced_and_no_request_fails() {
-    let pki = TestPki::generate().unwrap();
-    let (url, host) = host(&pki, Duration::ZERO, |_| Act::AnswerThenGoAway).await;
-    let env = env_for(pki, url).await;
+    let (env, host) = scripted(|_| Act::AnswerThenGoAway, "").await;
     for i in 0..4 {
         let resp = env.update(SUB, "call-1001", &format!("after goaway {i}")).await;
         assert_eq!(resp.status, 200, "request {i}: {}", resp.text());
@@ -253,9 +257,7 @@ async fn a_connection_the_host_closes_is_replaced_and_no_request_fails() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_the_host_took_is_never_sent_twice() {
-    let pki = TestPki::generate().unwrap();
-    let (url, host) = host(&pki, Duration::ZERO, |_| Act::ReadAndClose).await;
-    let env = env_for(pki, url).await;
+    let (env, host) = scripted(|_| Act::ReadAndClose, "").await;
     let resp = env.update(SUB, "call-1001", "taken, then the connection dropped").await;
     assert_error(&resp, 502, "UpstreamUnavailable", "connection closed after the host read the request");
     let streams = host.streams();
@@ -266,36 +268,42 @@ async fn a_request_the_host_took_is_never_sent_twice() {
     assert_eq!(host.connections.load(Ordering::SeqCst), 2);
 }
 
+/// The first request, which `script` answers badly, fails with `status`
+/// and `code`; the next one is served on the same connection. The host.
+async fn fails_then_the_connection_serves_on(
+    script: fn(usize) -> Act,
+    upstream_lines: &str,
+    (status, code, what): (u16, &str, &str),
+) -> Arc<Host> {
+    let (env, host) = scripted(script, upstream_lines).await;
+    assert_error(&env.update(SUB, "call-1001", what).await, status, code, what);
+    let resp = env.update(SUB, "call-1001", "next").await;
+    assert_eq!(resp.status, 200, "after {what}: {}", resp.text());
+    assert_eq!(host.connections.load(Ordering::SeqCst), 1, "{what}: the stream was reset, not the connection");
+    host
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_answer_over_the_bound_is_refused_and_the_connection_serves_on() {
-    let pki = TestPki::generate().unwrap();
-    let (url, host) = host(&pki, Duration::ZERO, |n| if n == 0 { Act::AnswerHuge } else { Act::Answer }).await;
-    let env = env_for(pki, url).await;
-    let resp = env.update(SUB, "call-1001", "huge answer").await;
-    assert_error(&resp, 502, "UpstreamBadResponse", "an answer over 4 MiB");
-    let resp = env.update(SUB, "call-1001", "next").await;
-    assert_eq!(resp.status, 200, "{}", resp.text());
-    assert_eq!(host.connections.load(Ordering::SeqCst), 1, "the stream was reset, not the connection");
+    let script = |n| if n == 0 { Act::AnswerHuge } else { Act::Answer };
+    fails_then_the_connection_serves_on(script, "", (502, "UpstreamBadResponse", "an answer over 4 MiB")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_answer_not_given_in_time_is_504_and_the_connection_serves_on() {
-    let pki = TestPki::generate().unwrap();
-    let (url, host) = host(&pki, Duration::ZERO, |n| if n == 0 { Act::Silent } else { Act::Answer }).await;
-    let env = env_with(pki, url, "timeout = \"300ms\"").await;
-    let resp = env.update(SUB, "call-1001", "no answer").await;
-    assert_error(&resp, 504, "UpstreamTimeout", "the host never answered");
-    let resp = env.update(SUB, "call-1001", "next").await;
-    assert_eq!(resp.status, 200, "{}", resp.text());
-    assert_eq!(host.connections.load(Ordering::SeqCst), 1, "the late stream was reset, not the connection");
+    let script = |n| if n == 0 { Act::Silent } else { Act::Answer };
+    let host = fails_then_the_connection_serves_on(
+        script,
+        "timeout = \"300ms\"",
+        (504, "UpstreamTimeout", "an answer not given in time"),
+    )
+    .await;
     assert_eq!(host.streams().len(), 2, "the timed-out request was not sent again");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_taken_before_a_goaway_with_an_error_is_not_sent_again() {
-    let pki = TestPki::generate().unwrap();
-    let (url, host) = host(&pki, Duration::ZERO, |_| Act::ReadThenGoAwayError).await;
-    let env = env_for(pki, url).await;
+    let (env, host) = scripted(|_| Act::ReadThenGoAwayError, "").await;
     let resp = env.update(SUB, "call-1001", "taken, then GOAWAY(INTERNAL_ERROR)").await;
     assert_error(&resp, 502, "UpstreamUnavailable", "the host took the request, then went away");
     assert_eq!(host.streams().len(), 1, "sent once: {:?}", host.streams());
@@ -304,9 +312,11 @@ async fn a_request_taken_before_a_goaway_with_an_error_is_not_sent_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_that_stops_answering_even_pings_is_replaced_after_a_timeout() {
-    let pki = TestPki::generate().unwrap();
-    let (url, host) = host(&pki, Duration::ZERO, |n| if n == 0 { Act::Freeze } else { Act::Answer }).await;
-    let env = env_with(pki, url, "timeout = \"300ms\"\nconnect_timeout = \"300ms\"").await;
+    let (env, host) = scripted(
+        |n| if n == 0 { Act::Freeze } else { Act::Answer },
+        "timeout = \"300ms\"\nconnect_timeout = \"300ms\"",
+    )
+    .await;
     let resp = env.update(SUB, "call-1001", "into the void").await;
     assert_error(&resp, 504, "UpstreamTimeout", "the connection went dead");
     // Until the unanswered PING retires it, requests still go to the dead
