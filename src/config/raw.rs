@@ -84,7 +84,8 @@ pub struct Upstream {
     pub url: Option<String>,
     /// PEM roots to trust instead of the built-in web roots.
     pub ca_file: Option<PathBuf>,
-    /// TCP connect (and TLS handshake start) limit.
+    /// TCP connect (and TLS handshake start) limit; also how long an HTTP/2
+    /// connection has to answer a PING after a request on it timed out.
     #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
     /// Limit for HostedSuite's whole answer.
@@ -92,7 +93,8 @@ pub struct Upstream {
     pub timeout: Duration,
     /// Allow an `http://` upstream (never in production).
     pub allow_plaintext: bool,
-    /// `auto`: HTTP/2 where the host offers it (ALPN), else HTTP/1.1; `never`: HTTP/1.1 only.
+    /// `auto`: HTTP/2 where the host offers it (ALPN; one multiplexed connection
+    /// per host), else HTTP/1.1; `never`: HTTP/1.1 only.
     pub http2: String,
     /// Requests in progress to one HostedSuite host at most.
     pub max_connections: u64,
