@@ -3,8 +3,9 @@
 //! (`upstream/multiplexed.rs`) where the host offers `h2`, else ONE pooled hyper-util
 //! HTTP/1.1 client over rustls. TLS is always verified against the
 //! configured roots (or the built-in web roots). A request is written at
-//! most once: the only retry is for a connection that closed before any
-//! byte of the request was written.
+//! most once, unless the host provably did not take it: a connection that
+//! closed before any byte of it was written, or (HTTP/2) a stream the host
+//! refused or left above its GOAWAY's last stream.
 
 mod handoff;
 mod multiplexed;
@@ -14,7 +15,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::header::{HeaderName, HeaderValue, ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, USER_AGENT};
-use hyper::http::uri::{Authority, Scheme};
 use hyper::{Method, Request, StatusCode, Uri};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -22,7 +22,7 @@ use tokio::time::Instant;
 
 use crate::config::UpstreamSettings;
 use crate::tls_client::{self, Http2, Plaintext};
-use handoff::Handoff;
+use handoff::{Handoff, HostKey};
 use multiplexed::{Host, NotTaken, Sender};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
@@ -83,7 +83,7 @@ pub struct Upstream {
     pub key: UpstreamKey,
     /// Per host (scheme and authority) of any config this client served
     /// (shared by all its targets).
-    per_host: std::sync::Mutex<std::collections::HashMap<(Scheme, Authority), PerHost>>,
+    per_host: std::sync::Mutex<std::collections::HashMap<HostKey, PerHost>>,
 }
 
 /// What the requests to one host share.
@@ -144,7 +144,7 @@ impl Upstream {
     /// `upstream.max_connections` and its HTTP/2 connection; `None` for a
     /// URI without a host. Built once per config, not per request.
     pub fn target(&self, uri: hyper::Uri) -> Option<Target> {
-        let (scheme, authority) = (uri.scheme()?.clone(), uri.authority()?.clone());
+        let (scheme, authority) = handoff::host_of(&uri)?;
         let origin = Uri::builder().scheme(scheme.clone()).authority(authority.clone()).path_and_query("/");
         let origin = origin.build().ok()?;
         let mut map = self.per_host.lock().unwrap_or_else(std::sync::PoisonError::into_inner);

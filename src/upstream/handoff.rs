@@ -23,7 +23,7 @@ pub type Stream = <Connector as Service<Uri>>::Response;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A host: the scheme and authority of its URIs.
-type HostKey = (Scheme, Authority);
+pub type HostKey = (Scheme, Authority);
 
 /// A handed-over connection not taken within this is closed instead.
 const KEPT_FOR: Duration = Duration::from_secs(10);
@@ -63,7 +63,8 @@ impl Handoff {
     }
 }
 
-fn host_of(uri: &Uri) -> Option<HostKey> {
+/// The host `uri` names; `None` without a scheme or an authority.
+pub fn host_of(uri: &Uri) -> Option<HostKey> {
     Some((uri.scheme()?.clone(), uri.authority()?.clone()))
 }
 
