@@ -118,6 +118,38 @@ async fn an_idle_h2_connection_is_closed() {
     tokio::time::timeout(WAIT, conn).await.expect("the idle h2 connection stayed open").unwrap();
 }
 
+/// An h2 client whose bytes pass through the test: after its first answer the
+/// test stops passing them, so the client never sees the gateway's GOAWAY and
+/// never closes. Returns the gateway's side of the connection.
+async fn h2_client_that_goes_deaf(env: &TestEnv) -> TcpStream {
+    let mut socket = TcpStream::connect(env.addr).await.unwrap();
+    let (client_io, mut relay_io) = tokio::io::duplex(64 * 1024);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let relay = tokio::spawn(async move {
+        tokio::select! {
+            _ = tokio::io::copy_bidirectional(&mut relay_io, &mut socket) => panic!("the connection ended early"),
+            _ = stopped => socket,
+        }
+    });
+    let (mut send, conn) = http2::handshake(TokioExecutor::new(), TokioIo::new(client_io)).await.unwrap();
+    tokio::spawn(conn);
+    let resp = send.send_request(h2_update(env, "h2-deaf-1", "then deaf")).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.into_body().collect().await.unwrap();
+    stop.send(()).unwrap();
+    relay.await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_h2_client_that_ignores_the_goaway_is_closed_after_its_grace() {
+    let env = TestEnv::start(|s| limits(s, "idle_timeout = \"400ms\"")).await;
+    let idle_since = Instant::now();
+    let mut socket = h2_client_that_goes_deaf(&env).await;
+    // The GOAWAY arrives, the client does nothing, and the gateway closes anyway.
+    until_closed(&mut socket).await;
+    assert!(idle_since.elapsed() >= Duration::from_millis(400), "closed before idle_timeout");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_h2_connection_silent_after_its_preface_is_closed() {
     let env = TestEnv::start(|s| limits(s, "idle_timeout = \"60s\"")).await;
