@@ -177,8 +177,11 @@ impl Activity {
         let mut at = match s.phase {
             Phase::First { since } => Some((since + limits.header_read_timeout, Expiry::NoRequest)),
             Phase::Head { since } => Some((since + limits.header_read_timeout, Expiry::SlowHead)),
-            Phase::Idle { since } => Some((since + limits.idle_timeout, Expiry::Idle)),
-            Phase::Busy => None,
+            // Between requests with an answer still stuck in the socket, the
+            // connection is not idle: the client is not taking that answer,
+            // which `write_timeout` (below) bounds.
+            Phase::Idle { since } if s.stalled_since.is_none() => Some((since + limits.idle_timeout, Expiry::Idle)),
+            Phase::Idle { .. } | Phase::Busy => None,
         };
         let write = s.pending.values().copied().chain(s.stalled_since).min();
         if let Some(since) = write {

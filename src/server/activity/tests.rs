@@ -92,6 +92,19 @@ async fn a_stalled_write_counts_from_the_first_stall_until_a_flush() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_answer_stuck_in_the_socket_keeps_its_write_deadline_when_idle_timeout_is_shorter() {
+    let limits = Limits { idle_timeout: secs(5), ..LIMITS };
+    let t0 = Instant::now();
+    let a = Activity::new(t0);
+    // The answer was handed over whole, then the socket stopped taking it.
+    drop(a.request(false).answered(t0));
+    a.on_write_blocked(t0 + secs(1));
+    assert_eq!(a.deadline(&limits), Some((t0 + secs(31), Expiry::SlowRead)), "not idle: an answer is stuck");
+    a.on_flushed();
+    assert_eq!(a.deadline(&limits), Some((t0 + secs(5), Expiry::Idle)), "idle since the answer once it is out");
+}
+
+#[tokio::test(start_paused = true)]
 async fn the_oldest_pending_answer_sets_the_write_deadline() {
     let t0 = Instant::now();
     let a = Activity::new(t0);
