@@ -133,7 +133,8 @@ where
                 return;
             }
             event = &mut watching => {
-                // A watcher that panicked leaves the connection without deadlines: close it.
+                // A watcher that panicked, or was cancelled by the runtime's
+                // shutdown, leaves the connection without deadlines: close it.
                 let Ok(event) = event else { return };
                 match event {
                     Event::Expired(why) => {
