@@ -195,6 +195,10 @@ def table(path, clk, meta_path):
                 f"  hsgate fresh-token CPU/request at {k[1]}: {f_['proxy']:.1f} us vs {c['proxy']:.1f} us cached"
                 f" (x{f_['proxy'] / c['proxy']:.2f}); req/s {f_['rps']:.0f} vs {c['rps']:.0f}"
             )
+        n = stats.get(("cached", k[1], "nginx"))
+        if n and n["proxy"]:
+            # The fresh-token target is against nginx's (cached) CPU per request.
+            w(f"  hsgate fresh-token CPU/request ÷ nginx's at {k[1]}: {f_['proxy'] / n['proxy']:.2f}")
     hwm = int(meta.get("gw_hwm_kb") or 0)
     w(
         f"  hsgate peak RSS (VmHWM): {hwm / 1024:.1f} MiB (VmRSS at end {int(meta.get('gw_rss_kb') or 0) / 1024:.1f} MiB,"
