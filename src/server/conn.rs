@@ -113,7 +113,7 @@ where
     });
     let conn = listener.builder.serve_connection(io, service);
     tokio::pin!(conn);
-    let watch = |closing, close_by| {
+    let spawn_watcher = |closing, close_by| {
         // Only what comes after this moment counts: a bump made before it was
         // for connections that were idle then.
         let mut evict = listener.evict.clone();
@@ -121,7 +121,7 @@ where
         let signals = Signals { evict, stop: listener.stop.clone(), force: listener.force.clone() };
         AbortOnDropHandle::new(tokio::spawn(next_event(activity.clone(), limits, signals, closing, close_by)))
     };
-    let mut watching = watch(false, None);
+    let mut watching = spawn_watcher(false, None);
     let mut closing = false;
     let mut close_by: Option<Instant> = None;
     loop {
@@ -167,7 +167,7 @@ where
                         close_by = None;
                     }
                 }
-                watching = watch(closing, close_by);
+                watching = spawn_watcher(closing, close_by);
             }
         }
     }

@@ -179,9 +179,12 @@ impl Host {
                 return; // The connection is gone already.
             }
             let pong = std::future::poll_fn(|cx| ping.poll_pong(cx));
-            if !matches!(tokio::time::timeout(wait, pong).await, Ok(Ok(_))) {
-                tracing::warn!("upstream HTTP/2 connection did not answer a PING; replacing it");
-                conn.health.closed.store(true, Ordering::Release);
+            match tokio::time::timeout(wait, pong).await {
+                Ok(Ok(_)) => {} // Alive: the host is only slow.
+                Ok(Err(_)) | Err(_) => {
+                    tracing::warn!("upstream HTTP/2 connection did not answer a PING; replacing it");
+                    conn.health.closed.store(true, Ordering::Release);
+                }
             }
         });
     }
